@@ -1,0 +1,48 @@
+"""Open and close what a run needs, in one place: the store, the one HTTP client, the fetcher and the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from monitor.config import Config
+from monitor.fetch import FetchObserver, Fetcher, build_client
+from monitor.pipeline import Pipeline
+from storage import Store, open_store
+
+__all__ = ["App", "open_app", "utc_now"]
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware, in UTC (the only clock the program reads)."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class App:
+    """The open resources of one run."""
+
+    config: Config
+    store: Store
+    client: httpx.AsyncClient
+    fetcher: Fetcher
+    pipeline: Pipeline
+    clock: Callable[[], datetime]
+
+
+@asynccontextmanager
+async def open_app(
+    config: Config, *, observer: FetchObserver | None = None, clock: Callable[[], datetime] = utc_now
+) -> AsyncIterator[App]:
+    """Open the store and the HTTP client, yield them wired together, and close both in reverse order."""
+    store = open_store(config.database)
+    try:
+        async with build_client(config.http) as client:
+            fetcher = Fetcher(client, config.http, observer=observer)
+            yield App(config, store, client, fetcher, Pipeline(config, store, fetcher, clock), clock)
+    finally:
+        store.close()

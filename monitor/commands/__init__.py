@@ -1,0 +1,10 @@
+"""The registry of `monitor` sub-commands: one plain dict, built from each command module's own dict."""
+
+from __future__ import annotations
+
+from monitor.commands import check, views
+from monitor.commands._common import Command
+
+__all__ = ["COMMANDS", "Command"]
+
+COMMANDS: dict[str, Command] = {**check.COMMANDS, **views.COMMANDS}

@@ -1,0 +1,529 @@
+"""Read the TOML watch-list once into frozen, typed objects; every mistake is a ConfigError naming file, source, key.
+
+Nothing past this module reads a config dict by string key. Durations become `timedelta` and zones `ZoneInfo` here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "DEFAULT_USER_AGENT",
+    "EVENT_TYPES",
+    "ArticleSelectors",
+    "Config",
+    "Endpoint",
+    "HttpSettings",
+    "ListingSelectors",
+    "Secret",
+    "Source",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+]
+
+DEFAULT_DATABASE = "sqlite:///data/monitor.db"
+DEFAULT_USER_AGENT = "ministry-monitor/0.1 (+https://github.com/ministry-monitor/ministry-monitor)"
+DEFAULT_TIMEOUT = timedelta(seconds=20)
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_BACKOFF = timedelta(seconds=1)
+DEFAULT_CONCURRENCY = 32
+DEFAULT_HOST_CONCURRENCY = 1
+DEFAULT_HOST_DELAY = timedelta(seconds=1)
+DEFAULT_INTERVAL = timedelta(minutes=10)
+DEFAULT_REVISIT = timedelta(days=30)
+DEFAULT_CONFIRM_REMOVAL = 3
+DEFAULT_CONFIRM_REMOVAL_AFTER = timedelta(minutes=30)
+DEFAULT_FAILING_AFTER = 3
+DEFAULT_MIN_LINKS_RATIO = 0.2
+DEFAULT_WEBHOOK_TIMEOUT = timedelta(seconds=10)
+DEFAULT_DELIVERY_MAX_AGE = timedelta(hours=24)
+DEFAULT_CHECK_DELIVERY_TIMEOUT = timedelta(seconds=30)
+DEFAULT_REMOVE = ("script", "style", "noscript")
+DEFAULT_DATE_FROM = ("selector", "title", "url")
+
+EVENT_TYPES = frozenset(
+    {
+        "article.published",
+        "article.updated",
+        "article.removed",
+        "article.restored",
+        "source.failing",
+        "source.recovered",
+    }
+)
+WEBHOOK_FORMATS = frozenset({"standard", "slack", "discord"})
+DATE_SOURCES = frozenset({"selector", "title", "url"})
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class Secret:
+    """A string that never shows itself in `repr`, `str`, logs or exports; `.reveal()` at the point of use."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingSelectors:
+    """How to find article links on a listing page."""
+
+    links: str
+    min_links_ratio: float = DEFAULT_MIN_LINKS_RATIO
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleSelectors:
+    """How to read an article page."""
+
+    title: str
+    body: str
+    date: str | None = None
+    date_from: tuple[str, ...] = DEFAULT_DATE_FROM
+    remove: tuple[str, ...] = DEFAULT_REMOVE
+    ignore: tuple[str, ...] = ()
+    ignore_text: tuple[re.Pattern[str], ...] = ()
+    error_markers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One watched news listing."""
+
+    id: str
+    name: str
+    url: str
+    listing: ListingSelectors
+    article: ArticleSelectors
+    interval: timedelta = DEFAULT_INTERVAL
+    cron: str | None = None
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    allow_domains: tuple[str, ...] = ()
+    revisit: timedelta = DEFAULT_REVISIT
+    confirm_removal: int = DEFAULT_CONFIRM_REMOVAL
+    confirm_removal_after: timedelta = DEFAULT_CONFIRM_REMOVAL_AFTER
+    failing_after: int = DEFAULT_FAILING_AFTER
+    host_concurrency: int = DEFAULT_HOST_CONCURRENCY
+    host_delay: timedelta = DEFAULT_HOST_DELAY
+    robots: bool = True
+    error_urls: tuple[str, ...] = ()
+    proven_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One webhook receiver."""
+
+    id: str
+    url: str
+    secret: Secret | None
+    events: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+    timeout: timedelta = DEFAULT_WEBHOOK_TIMEOUT
+    format: str = "standard"
+    max_age: timedelta = DEFAULT_DELIVERY_MAX_AGE
+
+    def wants(self, event_type: str, source_id: str) -> bool:
+        """Return whether this endpoint subscribes to an event of this type from this source."""
+        if self.events is not None and event_type not in self.events:
+            return False
+        return self.sources is None or source_id in self.sources
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Global HTTP behaviour shared by every fetch."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: timedelta = DEFAULT_TIMEOUT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    retries: int = DEFAULT_RETRIES
+    concurrency: int = DEFAULT_CONCURRENCY
+    host_concurrency: int = DEFAULT_HOST_CONCURRENCY
+    host_delay: timedelta = DEFAULT_HOST_DELAY
+    retry_backoff: timedelta = DEFAULT_RETRY_BACKOFF
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole parsed config file."""
+
+    path: str
+    database: str
+    http: HttpSettings
+    sources: tuple[Source, ...]
+    webhooks: tuple[Endpoint, ...] = ()
+    check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
+
+    def source(self, source_id: str) -> Source:
+        """Return the source with this id; raise ConfigError if there is none."""
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise ConfigError("no such source", path=self.path, source_id=source_id, key="id")
+
+    def webhook(self, endpoint_id: str) -> Endpoint:
+        """Return the webhook with this id; raise ConfigError if there is none."""
+        for endpoint in self.webhooks:
+            if endpoint.id == endpoint_id:
+                return endpoint
+        raise ConfigError(f"no such webhook {endpoint_id!r}", path=self.path, key="webhooks")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `30s`, `10m`, `2h`, `1d`, `1h30m` or `0` into a timedelta; raise ValueError otherwise."""
+    text = text.strip().lower()
+    if text == "0":
+        return timedelta(0)
+    pos, seconds = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos and text[pos : match.start()].strip():
+            break
+        seconds += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos == 0 or text[pos:].strip():
+        raise ValueError(f"{text!r} is not a duration like '30s', '10m', '2h' or '1d'")
+    return timedelta(seconds=seconds)
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read and parse a config file; raise ConfigError naming the file, source and key on any mistake."""
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror or exc}", path=name) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=name) from exc
+    return parse_config(data, path=name, environ=os.environ if environ is None else environ)
+
+
+def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, str]) -> Config:
+    """Turn a decoded TOML document into a Config."""
+    reader = _Reader(data, path=path, source_id=None, prefix="")
+    reader.only({"monitor", "sources", "webhooks"})
+    top = reader.table("monitor")
+    top.only(_MONITOR_KEYS)
+    http = HttpSettings(
+        user_agent=top.string("user_agent", DEFAULT_USER_AGENT),
+        timeout=top.duration("timeout", DEFAULT_TIMEOUT, positive=True),
+        max_body_bytes=top.integer("max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1024),
+        max_redirects=top.integer("max_redirects", DEFAULT_MAX_REDIRECTS, minimum=0),
+        retries=top.integer("retries", DEFAULT_RETRIES, minimum=0),
+        concurrency=top.integer("concurrency", DEFAULT_CONCURRENCY, minimum=1),
+        host_concurrency=top.integer("host_concurrency", DEFAULT_HOST_CONCURRENCY, minimum=1),
+        host_delay=top.duration("host_delay", DEFAULT_HOST_DELAY),
+        retry_backoff=top.duration("retry_backoff", DEFAULT_RETRY_BACKOFF),
+    )
+    sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
+    _check_unique([s.id for s in sources], path=path, what="source")
+    webhooks = tuple(_parse_endpoint(item, environ) for item in reader.tables("webhooks"))
+    _check_unique([w.id for w in webhooks], path=path, what="webhook")
+    return Config(
+        path=path,
+        database=top.string("database", DEFAULT_DATABASE),
+        http=http,
+        sources=sources,
+        webhooks=webhooks,
+        check_delivery_timeout=top.duration("check_delivery_timeout", DEFAULT_CHECK_DELIVERY_TIMEOUT),
+    )
+
+
+_MONITOR_KEYS = {
+    "database",
+    "user_agent",
+    "timeout",
+    "max_body_bytes",
+    "max_redirects",
+    "retries",
+    "concurrency",
+    "host_concurrency",
+    "host_delay",
+    "check_delivery_timeout",
+    "retry_backoff",
+}
+_SOURCE_KEYS = {
+    "id",
+    "name",
+    "url",
+    "interval",
+    "cron",
+    "timezone",
+    "allow_domains",
+    "revisit",
+    "confirm_removal",
+    "confirm_removal_after",
+    "failing_after",
+    "host_concurrency",
+    "host_delay",
+    "robots",
+    "error_urls",
+    "proven_by",
+    "notes",
+    "listing",
+    "article",
+}
+_ARTICLE_KEYS = {"title", "body", "date", "date_from", "remove", "ignore", "ignore_text", "error_markers"}
+_WEBHOOK_KEYS = {"id", "url", "secret", "events", "sources", "timeout", "format", "max_age"}
+
+
+def _check_unique(ids: list[str], *, path: str, what: str) -> None:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise ConfigError(f"duplicate {what} id", path=path, source_id=ident, key="id")
+        seen.add(ident)
+
+
+def _parse_source(reader: _Reader, http: HttpSettings) -> Source:
+    reader.only(_SOURCE_KEYS)
+    source_id = reader.slug("id")
+    reader.source_id = source_id
+    listing = reader.table("listing", required=True)
+    listing.only({"links", "min_links_ratio"})
+    article = reader.table("article", required=True)
+    article.only(_ARTICLE_KEYS)
+    interval = reader.duration("interval", DEFAULT_INTERVAL, positive=True)
+    return Source(
+        id=source_id,
+        name=reader.string("name", source_id),
+        url=reader.url("url"),
+        listing=ListingSelectors(
+            links=listing.string("links"),
+            min_links_ratio=listing.number("min_links_ratio", DEFAULT_MIN_LINKS_RATIO, maximum=1.0),
+        ),
+        article=_parse_article(article),
+        interval=interval,
+        cron=reader.cron("cron"),
+        timezone=reader.zone("timezone"),
+        allow_domains=reader.strings("allow_domains", ()),
+        revisit=reader.duration("revisit", DEFAULT_REVISIT),
+        confirm_removal=reader.integer("confirm_removal", DEFAULT_CONFIRM_REMOVAL, minimum=1),
+        confirm_removal_after=reader.duration("confirm_removal_after", DEFAULT_CONFIRM_REMOVAL_AFTER),
+        failing_after=reader.integer("failing_after", DEFAULT_FAILING_AFTER, minimum=1),
+        host_concurrency=reader.integer("host_concurrency", http.host_concurrency, minimum=1),
+        host_delay=reader.duration("host_delay", http.host_delay),
+        robots=reader.boolean("robots", True),
+        error_urls=reader.strings("error_urls", ()),
+        proven_by=reader.strings("proven_by", ()),
+    )
+
+
+def _parse_article(reader: _Reader) -> ArticleSelectors:
+    date_from = reader.strings("date_from", DEFAULT_DATE_FROM)
+    for item in date_from:
+        if item not in DATE_SOURCES:
+            reader.fail("date_from", f"unknown date source {item!r}; use {sorted(DATE_SOURCES)}")
+    return ArticleSelectors(
+        title=reader.string("title"),
+        body=reader.string("body"),
+        date=reader.optional_string("date"),
+        date_from=date_from,
+        remove=reader.strings("remove", DEFAULT_REMOVE),
+        ignore=reader.strings("ignore", ()),
+        ignore_text=reader.patterns("ignore_text"),
+        error_markers=reader.strings("error_markers", ()),
+    )
+
+
+def _parse_endpoint(reader: _Reader, environ: Mapping[str, str]) -> Endpoint:
+    reader.only(_WEBHOOK_KEYS)
+    endpoint_id = reader.slug("id")
+    reader.source_id = f"webhook {endpoint_id}"
+    events = reader.strings("events", ())
+    for event in events:
+        if event not in EVENT_TYPES:
+            reader.fail("events", f"unknown event type {event!r}")
+    secret_text = reader.optional_string("secret")
+    fmt = reader.string("format", "standard")
+    if fmt not in WEBHOOK_FORMATS:
+        reader.fail("format", f"unknown format {fmt!r}; use one of {sorted(WEBHOOK_FORMATS)}")
+    return Endpoint(
+        id=endpoint_id,
+        url=reader.url("url"),
+        secret=None if secret_text is None else Secret(reader.expand(secret_text, "secret", environ)),
+        events=frozenset(events) if events else None,
+        sources=frozenset(reader.strings("sources", ())) or None,
+        timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),
+        format=fmt,
+        max_age=reader.duration("max_age", DEFAULT_DELIVERY_MAX_AGE, positive=True),
+    )
+
+
+class _Reader:
+    """Typed access to one TOML table, raising ConfigError with the full key path."""
+
+    def __init__(self, data: Mapping[str, Any], *, path: str, source_id: str | None, prefix: str) -> None:
+        self.data = data
+        self.path = path
+        self.source_id = source_id
+        self.prefix = prefix
+
+    def fail(self, key: str, message: str) -> None:
+        raise ConfigError(message, path=self.path, source_id=self.source_id, key=self.prefix + key)
+
+    def only(self, allowed: set[str]) -> None:
+        for key in self.data:
+            if key not in allowed:
+                self.fail(key, "unknown key")
+
+    def _get(self, key: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
+        value = self.data.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and bool not in _tuple(kind)):
+            self.fail(key, f"must be {kind_name}, not {type(value).__name__}")
+        return value
+
+    def table(self, key: str, required: bool = False) -> _Reader:
+        value = self._get(key, dict, "a table")
+        if value is None and required:
+            self.fail(key, "missing table")
+        return _Reader(value or {}, path=self.path, source_id=self.source_id, prefix=f"{self.prefix}{key}.")
+
+    def tables(self, key: str) -> list[_Reader]:
+        items = self._get(key, list, "an array of tables") or []
+        readers = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                self.fail(f"{key}[{index}]", "must be a table")
+            sid = item.get("id") if isinstance(item.get("id"), str) else f"{key}[{index}]"
+            readers.append(_Reader(item, path=self.path, source_id=sid, prefix=""))
+        return readers
+
+    def optional_string(self, key: str) -> str | None:
+        value = self._get(key, str, "a string")
+        if value is not None and not value.strip():
+            self.fail(key, "must not be empty")
+        return value if value is None else str(value)
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self.optional_string(key)
+        if value is None:
+            if default is None:
+                self.fail(key, "missing required key")
+            return str(default)
+        return value
+
+    def slug(self, key: str) -> str:
+        value = self.string(key)
+        if not _SLUG.match(value):
+            self.fail(key, f"{value!r} must be a lowercase slug (letters, digits, '-', '_', '.')")
+        return value
+
+    def url(self, key: str) -> str:
+        value = self.string(key)
+        if not re.match(r"^https?://[^/\s]+", value):
+            self.fail(key, f"{value!r} is not an http(s) URL")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self._get(key, list, "a list of strings")
+        if value is None:
+            return default
+        if not all(isinstance(item, str) and item.strip() for item in value):
+            self.fail(key, "must be a list of non-empty strings")
+        return tuple(value)
+
+    def patterns(self, key: str) -> tuple[re.Pattern[str], ...]:
+        compiled = []
+        for text in self.strings(key, ()):
+            try:
+                compiled.append(re.compile(text))
+            except re.error as exc:
+                self.fail(key, f"bad regular expression {text!r}: {exc}")
+        return tuple(compiled)
+
+    def integer(self, key: str, default: int, minimum: int) -> int:
+        value = self._get(key, int, "an integer")
+        if value is None:
+            return default
+        if value < minimum:
+            self.fail(key, f"must be at least {minimum}")
+        return int(value)
+
+    def number(self, key: str, default: float, maximum: float) -> float:
+        value = self._get(key, (int, float), "a number")
+        if value is None:
+            return default
+        if not 0 <= value <= maximum:
+            self.fail(key, f"must be between 0 and {maximum}")
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, bool, "true or false")
+        return default if value is None else bool(value)
+
+    def duration(self, key: str, default: timedelta, positive: bool = False) -> timedelta:
+        value = self._get(key, (str, int), "a duration string like '10m'")
+        if value is None:
+            return default
+        try:
+            parsed = parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(key, str(exc))
+        if positive and parsed <= timedelta(0):
+            self.fail(key, "must be longer than zero")
+        return parsed
+
+    def zone(self, key: str) -> ZoneInfo:
+        name = self.string(key, "UTC")
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"unknown time zone {name!r}", path=self.path, source_id=self.source_id, key=key) from exc
+
+    def cron(self, key: str) -> str | None:
+        value = self.optional_string(key)
+        if value is not None and len(value.split()) != 5:
+            self.fail(key, f"{value!r} is not a 5-field cron expression")
+        return value
+
+    def expand(self, text: str, key: str, environ: Mapping[str, str]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                self.fail(key, f"environment variable {name} is not set")
+            return environ[name]
+
+        return _ENV_REF.sub(replace, text)
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)

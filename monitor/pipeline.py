@@ -1,0 +1,269 @@
+"""One source, one cycle: fetch the listing → find links → fetch new and due articles → store → enqueue events.
+
+Every state change is committed together with its event and outbox rows, one article at a time, so a crash
+mid-check loses at most the article in flight and never leaves an event without its change (or the reverse).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from monitor.config import Config, Source
+from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusError
+from monitor.events import article_event, source_event
+from monitor.extract import extract_article, extract_links, is_error_page, looks_like_challenge, normalise_url
+from monitor.fetch import Fetcher, Page
+from monitor.lifecycle import Decision, Observation, decide
+from storage import ArticleState, EventRecord, SourceState, Store
+
+__all__ = ["Pipeline", "SourceReport"]
+
+logger = logging.getLogger(__name__)
+
+MISSING_STATUSES = frozenset({404, 410})
+DEFAULT_REVISIT_BATCH = 10
+
+
+@dataclass(slots=True)
+class SourceReport:
+    """What one check of one source found."""
+
+    source_id: str
+    outcome: str = "ok"
+    links: int = 0
+    new: int = 0
+    fetched: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    listing_status: int | None = None
+
+    def count(self, event_type: str) -> None:
+        """Count one event of this type."""
+        self.events[event_type] = self.events.get(event_type, 0) + 1
+
+
+class Pipeline:
+    """Runs checks of sources against one store and one fetcher; the clock is injected."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher, clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self._store = store
+        self._fetcher = fetcher
+        self._clock = clock
+
+    async def check_source(self, source: Source, *, revisit_all: bool = False) -> SourceReport:
+        """Check one source once and return what happened; source failures are recorded, not raised."""
+        report = SourceReport(source.id)
+        state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
+        state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
+        try:
+            page = await self._fetcher.fetch(
+                source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
+            )
+            links = self._listing_links(source, state, page)
+        except (FetchError, ExtractError) as exc:
+            self._source_failed(source, state, exc, report)
+            return report
+        report.listing_status = page.status
+        known = self._store.articles(source.id)
+        to_fetch = self._merge_listing(source, state, known, links, report)
+        to_fetch += self._due(source, known, set(to_fetch), revisit_all)
+        await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
+        self._source_succeeded(source, state, page, links, report)
+        return report
+
+    def _listing_links(self, source: Source, state: SourceState, page: Page) -> list[str] | None:
+        """Return the listing's article URLs, or None when the listing is unchanged since the last check."""
+        if page.redirected_off_site:
+            raise ExtractError(
+                "listing redirects to another site", source_id=source.id, url=page.final_url, field="url"
+            )
+        body_hash = hashlib.sha256(page.body).hexdigest() if not page.not_modified else state.body_hash
+        if page.not_modified or (body_hash == state.body_hash and state.baseline_done):
+            return None
+        try:
+            links = [link.url for link in extract_links(page.body, page.content_type, page.final_url, source)]
+        except ExtractError as exc:
+            if looks_like_challenge(page.body, page.content_type):
+                raise BlockedError(
+                    "listing is a JS/cookie challenge page", source_id=source.id, url=source.url, status=page.status
+                ) from exc
+            raise
+        floor = state.link_count * source.listing.min_links_ratio
+        if state.link_count >= 5 and len(links) < floor:
+            raise ExtractError(
+                f"listing has {len(links)} links, far fewer than the {state.link_count} last time (layout change?)",
+                source_id=source.id,
+                url=source.url,
+                field="listing.links",
+            )
+        state.body_hash = body_hash
+        return links
+
+    def _merge_listing(
+        self,
+        source: Source,
+        state: SourceState,
+        known: dict[str, ArticleState],
+        links: list[str] | None,
+        report: SourceReport,
+    ) -> list[str]:
+        """Record new and delisted articles in one transaction; return the new URLs to fetch now."""
+        now = self._clock()
+        if links is None:
+            report.links = sum(1 for article in known.values() if article.on_listing)
+            return []
+        report.links = len(links)
+        on_listing = set(links)
+        fresh: list[str] = []
+        with self._store.transaction():
+            for url in links:
+                article = known.get(url)
+                if article is None:
+                    article = ArticleState(source.id, url, first_seen=now, baseline=not state.baseline_done)
+                    known[url] = article
+                    fresh.append(url)
+                elif not article.on_listing:
+                    article.on_listing = True
+                else:
+                    continue
+                self._store.save_article(article)
+            for article in known.values():
+                if article.on_listing and article.url not in on_listing:
+                    article.on_listing = False  # delisted: listings scroll; not a removal
+                    self._store.save_article(article)
+        report.new = len(fresh)
+        return fresh
+
+    def _due(self, source: Source, known: dict[str, ArticleState], taken: set[str], revisit_all: bool) -> list[str]:
+        now = self._clock()
+        if revisit_all:
+            horizon = now - source.revisit
+            return [a.url for a in known.values() if a.url not in taken and (a.first_seen >= horizon or a.version == 0)]
+        due = [
+            a for a in known.values() if a.url not in taken and a.next_fetch_at is not None and a.next_fetch_at <= now
+        ]
+        due += [a for a in known.values() if a.url not in taken and a.version == 0 and a.next_fetch_at is None]
+        due.sort(key=lambda a: (a.version != 0, a.next_fetch_at or now))
+        return [a.url for a in due[:DEFAULT_REVISIT_BATCH]]
+
+    async def _check_article(self, source: Source, article: ArticleState, report: SourceReport) -> None:
+        observation = await self._observe(source, article)
+        report.fetched += 1
+        if observation.kind == "not_modified":
+            report.not_modified += 1
+        elif observation.kind == "failed" or (observation.kind == "missing" and article.version == 0):
+            report.failed += 1
+        self._apply(source, article, observation, report)
+
+    async def _observe(self, source: Source, article: ArticleState) -> Observation:
+        conditional = article.status == "live" and article.version > 0
+        try:
+            page = await self._fetcher.fetch(
+                source,
+                article.url,
+                kind="article",
+                etag=article.etag if conditional else None,
+                last_modified=article.last_modified if conditional else None,
+            )
+        except FetchStatusError as exc:
+            kind = "missing" if exc.status in MISSING_STATUSES else "failed"
+            return Observation(kind, error=exc.reason)
+        except FetchError as exc:
+            return Observation("failed", error=f"{type(exc).__name__}: {exc.reason}")
+        if page.not_modified:
+            return Observation("not_modified", etag=article.etag, last_modified=article.last_modified)
+        if self._soft_missing(source, article, page):
+            return Observation("missing", error=f"error page at {page.final_url}")
+        try:
+            extracted = extract_article(page.body, page.content_type, page.final_url, source)
+        except ExtractError as exc:
+            return Observation("failed", error=str(exc))
+        return Observation("content", extracted, page.body, page.etag, page.last_modified)
+
+    def _soft_missing(self, source: Source, article: ArticleState, page: Page) -> bool:
+        """Return whether a 200 answer is really "gone": the site's error page, or a redirect home or off-site."""
+        if page.redirected_off_site:
+            return True
+        final = normalise_url(page.final_url)
+        if final != article.url:
+            path = urlsplit(final).path
+            if path in ("", "/") or final == normalise_url(source.url):
+                return True
+        return is_error_page(page.body, page.content_type, page.final_url, source)
+
+    def _apply(self, source: Source, article: ArticleState, observation: Observation, report: SourceReport) -> None:
+        now = self._clock()
+        article_id = article.id
+        if article_id is None:
+            raise ValueError(f"article {article.url} was not saved before it was fetched")
+        seen = self._store.version_hashes(article_id) if observation.kind == "content" else {}
+        decision = decide(article, seen, observation, source, now)
+        event = self._article_event(source, article_id, article.version, decision, now)
+        with self._store.transaction():
+            self._store.save_article(decision.article)
+            if decision.version is not None:
+                self._store.add_version(article_id, decision.version)
+            if event is not None:
+                self._enqueue(event, decision.article.url)
+                report.count(event.type)
+
+    def _article_event(
+        self, source: Source, article_id: int, old_version: int, decision: Decision, now: datetime
+    ) -> EventRecord | None:
+        if decision.event is None:
+            return None
+        current = decision.version or self._store.version(article_id, decision.article.version)
+        if current is None:
+            raise ValueError(f"article {decision.article.url} has no version {decision.article.version}")
+        previous = self._store.version(article_id, old_version) if decision.version and old_version else None
+        return article_event(decision.event, source, decision.article, current, previous, now)
+
+    def _enqueue(self, event: EventRecord, order_key: str) -> None:
+        """Store the event with one outbox row per subscribed webhook (inside the caller's transaction)."""
+        webhook_ids = [w.id for w in self.config.webhooks if w.wants(event.type, event.source_id)]
+        self._store.add_event(event, webhook_ids, order_key)
+        logger.info("event %s %s %s", event.type, event.source_id, event.article_url or "")
+
+    def _source_failed(self, source: Source, state: SourceState, exc: Exception, report: SourceReport) -> None:
+        now = self._clock()
+        outcome = "blocked" if isinstance(exc, BlockedError) else "layout" if isinstance(exc, ExtractError) else "error"
+        reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        state.consecutive_failures += 1
+        state.last_error, state.last_outcome = reason, outcome
+        report.outcome, report.error = outcome, reason
+        with self._store.transaction():
+            if state.consecutive_failures >= source.failing_after and not state.failing:
+                state.failing = True
+                self._enqueue(
+                    source_event("source.failing", source, state.consecutive_failures, reason, now), source.id
+                )
+                report.count("source.failing")
+            self._store.save_source_state(state)
+        logger.warning("source %s failed (%s): %s", source.id, outcome, reason)
+
+    def _source_succeeded(
+        self, source: Source, state: SourceState, page: Page, links: list[str] | None, report: SourceReport
+    ) -> None:
+        now = self._clock()
+        with self._store.transaction():
+            if state.failing:
+                self._enqueue(
+                    source_event("source.recovered", source, state.consecutive_failures, None, now), source.id
+                )
+                report.count("source.recovered")
+            state.failing, state.consecutive_failures, state.last_error = False, 0, None
+            state.last_success, state.last_outcome = now, "not_modified" if page.not_modified else "ok"
+            if not page.not_modified:
+                state.etag, state.last_modified = page.etag, page.last_modified
+            if links is not None:
+                state.link_count, state.baseline_done = len(links), True
+            self._store.save_source_state(state)

@@ -1,0 +1,74 @@
+"""SQLite backend (the default): one file, WAL journal, every check's writes in short transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
+from storage.sql import SqlStore
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "open_sqlite"]
+
+SCHEMA_VERSION = "1"
+
+
+class SqliteStore(SqlStore):
+    """The Store protocol on a SQLite file."""
+
+    placeholder = "?"
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Turn sqlite3 errors into StorageError subclasses."""
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailableError(f"sqlite: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
+
+    def _begin(self) -> None:
+        # IMMEDIATE takes the write lock up front, so a second process waits (busy_timeout) instead of failing late.
+        self._conn.execute("BEGIN IMMEDIATE")
+
+
+def schema_script(blob: str, serial: str) -> str:
+    """Return the shared schema with the backend's type names filled in."""
+    text = resources.files("storage").joinpath("schema.sql").read_text(encoding="utf-8")
+    return text.replace("{blob}", blob).replace("{serial}", serial)
+
+
+def open_sqlite(path: str) -> SqliteStore:
+    """Open (creating if needed) the SQLite database at `path`; raise StorageUnavailableError if it cannot."""
+    if path != ":memory:":
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailableError(f"cannot create the folder for {path}: {exc.strerror}") from exc
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StorageUnavailableError(f"cannot open {path}: {exc}") from exc
+    store = SqliteStore(conn)
+    with store.translate_errors():
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode survives a killed process (kill -9); only an OS crash can lose the last commit.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.executescript(schema_script("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"))
+        _check_version(conn)
+    return store
+
+
+def _check_version(conn: sqlite3.Connection) -> None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+    elif row[0] != SCHEMA_VERSION:
+        raise SchemaError(f"database schema version {row[0]} is not {SCHEMA_VERSION}; upgrade ministry-monitor")
