@@ -93,6 +93,7 @@ class ExtractError(MonitorError):
         self.source_id = source_id
         self.url = url
         self.field = field
+        self.reason = message
         super().__init__(f"[{source_id}] {url}: {field}: {message}")
 
 

@@ -143,7 +143,7 @@ class Fetcher:
         raise FetchError("no attempt was made", source_id=source.id, url=url)  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
-        base: float = wait_exponential_jitter(initial=self._backoff_s, max=30.0, jitter=self._backoff_s)(state)
+        base: float = wait_exponential_jitter(multiplier=self._backoff_s, max=30.0, jitter=self._backoff_s)(state)
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, FetchStatusError) and exc.retry_after_s is not None:
             return max(base, exc.retry_after_s)

@@ -236,7 +236,7 @@ class Pipeline:
     def _source_failed(self, source: Source, state: SourceState, exc: Exception, report: SourceReport) -> None:
         now = self._clock()
         outcome = "blocked" if isinstance(exc, BlockedError) else "layout" if isinstance(exc, ExtractError) else "error"
-        reason = exc.reason if isinstance(exc, FetchError) else str(exc)
+        reason = exc.reason if isinstance(exc, FetchError | ExtractError) else str(exc)
         state.consecutive_failures += 1
         state.last_error, state.last_outcome = reason, outcome
         report.outcome, report.error = outcome, reason

@@ -62,8 +62,9 @@ def use_colour(stream: TextIO) -> bool:
     return stream.isatty()
 
 
-def write_records(rows: list[dict[str, Any]], fmt: str, columns: list[str], out: TextIO = sys.stdout) -> None:
-    """Write records as JSON lines or CSV with a header."""
+def write_records(rows: list[dict[str, Any]], fmt: str, columns: list[str], out: TextIO | None = None) -> None:
+    """Write records as JSON lines or CSV with a header (to stdout unless `out` is given)."""
+    out = out or sys.stdout
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()

@@ -7,7 +7,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from monitor.commands._common import Command, add_config_argument, fmt_time, load, parse_since, use_colour, write_records
+from monitor.commands._common import (
+    Command,
+    add_config_argument,
+    fmt_time,
+    load,
+    parse_since,
+    use_colour,
+    write_records,
+)
 from monitor.config import EVENT_TYPES
 from monitor.content import DIFF_FIELDS, FieldDiff, diff_text
 from monitor.errors import ConfigError
