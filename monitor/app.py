@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from monitor.config import Config
-from monitor.fetch import FetchObserver, Fetcher, build_client
+from monitor.fetch import Fetcher, FetchObserver, build_client
 from monitor.pipeline import Pipeline
 from storage import Store, open_store
 

@@ -82,7 +82,7 @@ def write_config(
         text = text.replace(origin, base_url)
     text = re.sub(r'(?m)^database = ".*"$', f'database = "sqlite:///{tmp_path}/monitor.db"', text)
     settings = {**FAST_MONITOR, **(monitor or {})}
-    for key, value in settings.items():
+    for key in settings:
         text = re.sub(rf"(?m)^{key} = .*\n", "", text)
     text = text.replace("[monitor]\n", "[monitor]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()), 1)
     if source_overrides:
