@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from monitor.cli import main
@@ -16,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHIPPED_CONFIG = ROOT / "config" / "sources.toml"
 REAL_ORIGINS = ("https://www.fmprc.gov.cn", "https://www.gov.uk", "http://gb.china-embassy.gov.cn")
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FAST_MONITOR = {
     "host_delay": '"0s"',
     "retry_backoff": '"0.01s"',
@@ -121,3 +124,16 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database of this test's own, dropped afterwards."""
+    name = f"mm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -190,3 +190,18 @@ def test_user_agent_and_no_requests_off_site(ministry: Ministry, tmp_path: Path,
     assert code == 0
     assert "1 links, 1 new" in out
     assert {r.headers.get("user-agent") for r in ministry.site.requests} == {"test-agent/1.0"}
+
+
+def test_check_and_export_on_postgresql(ministry: Ministry, tmp_path: Path, run_cli: RunCli, pg_url: str):
+    _all_en_articles_listed(ministry)
+    config = write_config(tmp_path, ministry.base)
+    config.write_text(config.read_text().replace(f"sqlite:///{tmp_path}/monitor.db", pg_url))
+
+    code, out, err = run_cli("check", "--config", str(config), "--source", "mfa-en-press")
+    second = run_cli("check", "--config", str(config), "--source", "mfa-en-press")
+
+    assert code == 0, err
+    assert "5 new" in out and "0 new" in second[1]
+    records = _export(run_cli, config)
+    assert sorted(r["doc_id"] for r in records) == sorted(EN_ARTICLES)
+    assert {r["published"] for r in records} == {v[1] for v in EXPECTED_EN.values()}

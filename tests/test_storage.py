@@ -5,15 +5,13 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
-
 from conftest import ROOT
+
 from storage import (
     ArticleState,
     EventRecord,
@@ -29,23 +27,15 @@ from storage import (
 from storage.sqlite import SqliteStore
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL of an empty database of each backend (PostgreSQL: a database of its own, dropped afterwards)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/store.db"
-        return
-    name = f"mm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return f"sqlite:///{tmp_path}/store.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url
 
 
 @pytest.fixture
