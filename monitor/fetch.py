@@ -211,13 +211,15 @@ class Fetcher:
         if gate is None:
             gate = _HostGate(asyncio.Semaphore(source.host_concurrency), source.host_delay.total_seconds())
             self._hosts[host] = gate
-        async with self._global, gate.slots:
+        # Host first, global second: a request waiting out a host's delay must not hold a global slot.
+        async with gate.slots:
             async with gate.lock:
                 wait = gate.next_start - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 gate.next_start = time.monotonic() + gate.delay_s
-            yield
+            async with self._global:
+                yield
 
     async def _robots_allow(self, source: Source, url: str) -> bool:
         parts = urlsplit(url)
