@@ -5,6 +5,8 @@ Nothing past this module reads a config dict by string key. Durations become `ti
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 import tomllib
@@ -141,9 +143,9 @@ class Source:
     proven_by: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Endpoint:
-    """One webhook receiver."""
+    """One webhook receiver. Its `repr` shows only the URL's origin: chat webhook URLs carry their token in the path."""
 
     id: str
     url: str
@@ -153,6 +155,10 @@ class Endpoint:
     timeout: timedelta = DEFAULT_WEBHOOK_TIMEOUT
     format: str = "standard"
     max_age: timedelta = DEFAULT_DELIVERY_MAX_AGE
+
+    def __repr__(self) -> str:
+        origin = "/".join(self.url.split("/")[:3])
+        return f"Endpoint(id={self.id!r}, url='{origin}/…', secret={self.secret!r}, format={self.format!r})"
 
     def wants(self, event_type: str, source_id: str) -> bool:
         """Return whether this endpoint subscribes to an event of this type from this source."""
@@ -176,9 +182,9 @@ class HttpSettings:
     retry_backoff: timedelta = DEFAULT_RETRY_BACKOFF
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Config:
-    """The whole parsed config file."""
+    """The whole parsed config file. Its `repr` masks a password in the database URL."""
 
     path: str
     database: str
@@ -186,6 +192,13 @@ class Config:
     sources: tuple[Source, ...]
     webhooks: tuple[Endpoint, ...] = ()
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
+
+    def __repr__(self) -> str:
+        database = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database)
+        return (
+            f"Config(path={self.path!r}, database={database!r}, sources={[s.id for s in self.sources]!r}, "
+            f"webhooks={self.webhooks!r})"
+        )
 
     def source(self, source_id: str) -> Source:
         """Return the source with this id; raise ConfigError if there is none."""
@@ -344,6 +357,15 @@ def _parse_article(reader: TableReader) -> ArticleSelectors:
     )
 
 
+def _valid_secret(secret: str) -> bool:
+    if not secret.startswith("whsec_"):
+        return bool(secret)
+    try:
+        return bool(base64.b64decode(secret.removeprefix("whsec_"), validate=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
 def _parse_endpoint(reader: TableReader, environ: Mapping[str, str]) -> Endpoint:
     reader.only(_WEBHOOK_KEYS)
     endpoint_id = reader.slug("id")
@@ -353,13 +375,16 @@ def _parse_endpoint(reader: TableReader, environ: Mapping[str, str]) -> Endpoint
         if event not in EVENT_TYPES:
             reader.fail("events", f"unknown event type {event!r}")
     secret_text = reader.optional_string("secret")
+    secret = None if secret_text is None else reader.expand(secret_text, "secret", environ)
+    if secret is not None and not _valid_secret(secret):
+        reader.fail("secret", "a 'whsec_' secret must be followed by base64 (Standard Webhooks)")
     fmt = reader.string("format", "standard")
     if fmt not in WEBHOOK_FORMATS:
         reader.fail("format", f"unknown format {fmt!r}; use one of {sorted(WEBHOOK_FORMATS)}")
     return Endpoint(
         id=endpoint_id,
         url=reader.url("url"),
-        secret=None if secret_text is None else Secret(reader.expand(secret_text, "secret", environ)),
+        secret=None if secret is None else Secret(secret),
         events=frozenset(events) if events else None,
         sources=frozenset(reader.strings("sources", ())) or None,
         timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),

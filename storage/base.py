@@ -182,8 +182,11 @@ class Store(Protocol):
     def event(self, event_id: str) -> EventRecord | None:
         """Return one event, or None."""
 
-    def due_deliveries(self, now: datetime, limit: int) -> list[DeliveryRecord]:
+    def due_deliveries(self, now: datetime, limit: int, webhook_id: str | None = None) -> list[DeliveryRecord]:
         """Return pending deliveries whose time has come and that head their (webhook, order key) queue."""
+
+    def next_due(self, webhook_id: str | None = None) -> datetime | None:
+        """Return the earliest next attempt time of any pending delivery (of one webhook), or None."""
 
     def deliveries(self, *, state: str | None = None, webhook_id: str | None = None) -> list[DeliveryRecord]:
         """Return outbox rows, oldest first, filtered."""

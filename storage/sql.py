@@ -288,16 +288,28 @@ class SqlStore:
         )
         return _event(rows[0]) if rows else None
 
-    def due_deliveries(self, now: datetime, limit: int) -> list[DeliveryRecord]:
+    def due_deliveries(self, now: datetime, limit: int, webhook_id: str | None = None) -> list[DeliveryRecord]:
         """Return pending deliveries whose time has come and that head their (webhook, order key) queue."""
         columns = ", ".join(f"d.{c}" for c in _DELIVERY_COLUMNS)
+        only = " AND d.webhook_id = ?" if webhook_id is not None else ""
         rows = self._rows(
-            f"SELECT {columns} FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?"
+            f"SELECT {columns} FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?{only}"
             " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.state = 'pending' AND e.webhook_id = d.webhook_id"
             " AND e.order_key = d.order_key AND e.id < d.id) ORDER BY d.id LIMIT ?",
-            (to_db_time(now), limit),
+            (to_db_time(now), *((webhook_id,) if webhook_id is not None else ()), limit),
         )
         return [_record(DeliveryRecord, _DELIVERY_COLUMNS, row) for row in rows]
+
+    def next_due(self, webhook_id: str | None = None) -> datetime | None:
+        """Return the earliest next attempt time among queue heads of pending deliveries (of one webhook), or None."""
+        only = " AND d.webhook_id = ?" if webhook_id is not None else ""
+        rows = self._rows(
+            f"SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE d.state = 'pending'{only}"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.state = 'pending' AND e.webhook_id = d.webhook_id"
+            " AND e.order_key = d.order_key AND e.id < d.id)",
+            (webhook_id,) if webhook_id is not None else (),
+        )
+        return from_db_time(rows[0][0])
 
     def deliveries(self, *, state: str | None = None, webhook_id: str | None = None) -> list[DeliveryRecord]:
         """Return outbox rows, oldest first, filtered."""
@@ -320,7 +332,7 @@ class SqlStore:
             clauses += (" AND " if clauses else " WHERE ") + f"event_id IN ({marks})"
             params += tuple(event_ids)
         cursor = self._execute(
-            f"UPDATE deliveries SET state = 'pending', next_attempt_at = ?, created_at = ?{clauses}",
+            f"UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?{clauses}",
             (to_db_time(now), to_db_time(now), *params),
         )
         return int(cursor.rowcount)
