@@ -367,9 +367,9 @@ def _valid_secret(secret: str) -> bool:
 
 
 def _parse_endpoint(reader: TableReader, environ: Mapping[str, str]) -> Endpoint:
-    reader.only(_WEBHOOK_KEYS)
     endpoint_id = reader.slug("id")
     reader.source_id = f"webhook {endpoint_id}"
+    reader.only(_WEBHOOK_KEYS)
     events = reader.strings("events", ())
     for event in events:
         if event not in EVENT_TYPES:

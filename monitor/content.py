@@ -12,8 +12,11 @@ __all__ = ["FieldDiff", "content_hash", "diff_fields", "diff_text", "normalise"]
 
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _SPACE = re.compile(r"\s+")
+_LINE_SPACE = re.compile(r"[^\S\n]+")
+_BREAK = re.compile(r"\s*\n\s*")
+PARAGRAPH_MARK = "¶"
 # One token per CJK character (Chinese has no spaces), one per run of other non-space characters, one per gap.
-_CJK = "\u2e80-\u2fff\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+_CJK = "\u2e80-\u2fff\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+|\s+")
 DIFF_FIELDS = ("title", "published", "text")
 
@@ -48,26 +51,49 @@ def content_hash(title: str, published: str | None, text: str) -> str:
     return digest.hexdigest()
 
 
+def _tokens(text: str | None) -> tuple[list[str], list[str]]:
+    """Return the text's tokens (spaces folded, paragraph breaks as newlines) and their comparison keys (NFKC)."""
+    folded = _LINE_SPACE.sub(" ", _BREAK.sub("\n", _INVISIBLE.sub("", text or ""))).strip()
+    tokens = _TOKEN.findall(folded)
+    return tokens, [unicodedata.normalize("NFKC", token) for token in tokens]
+
+
+def _display(run: str) -> str:
+    return run.replace("\n", "\n\n")
+
+
+def _mark(run: str, marks: tuple[str, str], bucket: list[str], pieces: list[str]) -> None:
+    """Add a changed run to the inline diff and to its list; a paragraph break alone shows as ¶."""
+    if run.strip():
+        bucket.append(run.strip().replace("\n", " "))
+        pieces.append(f"{marks[0]}{_display(run)}{marks[1]}")
+    elif "\n" in run:
+        bucket.append(PARAGRAPH_MARK)
+        pieces.append(f"{marks[0]}{PARAGRAPH_MARK}{marks[1]}")
+
+
 def diff_text(old: str | None, new: str | None) -> FieldDiff | None:
-    """Return the word-level (CJK: character-level) diff of two values, or None when they are equal once normalised."""
+    """Return the word-level (CJK: character-level) diff of two values, or None when they are equal once normalised.
+
+    Tokens are compared in normalised form (NFKC, no invisible characters, folded spaces), so noise the hash
+    ignores never shows up as a change; the diff shows the texts' own characters.
+    """
     if normalise(old) == normalise(new):
         return None
-    before = _TOKEN.findall(old or "")
-    after = _TOKEN.findall(new or "")
+    before, before_keys = _tokens(old)
+    after, after_keys = _tokens(new)
     added: list[str] = []
     removed: list[str] = []
     pieces: list[str] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, before_keys, after_keys, autojunk=False).get_opcodes():
         old_run, new_run = "".join(before[i1:i2]), "".join(after[j1:j2])
         if op == "equal":
-            pieces.append(old_run)
+            pieces.append(_display(new_run))
             continue
-        if old_run.strip():
-            removed.append(old_run.strip())
-            pieces.append(f"[-{old_run}-]")
-        if new_run.strip():
-            added.append(new_run.strip())
-            pieces.append(f"{{+{new_run}+}}")
+        _mark(old_run, ("[-", "-]"), removed, pieces)
+        _mark(new_run, ("{+", "+}"), added, pieces)
+        if not new_run.strip() and "\n" not in new_run and new_run:
+            pieces.append(new_run)  # a bare space keeps the words apart
     return FieldDiff(added=tuple(added), removed=tuple(removed), diff="".join(pieces))
 
 

@@ -62,14 +62,12 @@ def _make(match: re.Match[str], month: int | None = None) -> datetime | date | N
 def date_from_text(text: str) -> datetime | date | None:
     """Return the first date stated in `text` (ISO, 2020年7月3日, July 3, 2020, 3 July 2020, 2020/07/03), or None."""
     found: list[tuple[int, datetime | date]] = []
-    for pattern in (_ISO, _CJK, _SLASHED):
-        match = pattern.search(text)
-        if match and (value := _make(match)) is not None:
-            found.append((match.start(), value))
-    for pattern in (_MDY, _DMY):
-        match = pattern.search(text)
-        if match and (value := _make(match, _MONTHS[match.group("month").lower()])) is not None:
-            found.append((match.start(), value))
+    for pattern in (_ISO, _CJK, _SLASHED, _MDY, _DMY):
+        for match in pattern.finditer(text):
+            month = _MONTHS[match.group("month").lower()] if "month" in pattern.groupindex else None
+            if (value := _make(match, month)) is not None:
+                found.append((match.start(), value))
+                break
     return min(found, key=lambda item: item[0])[1] if found else None
 
 

@@ -1,4 +1,4 @@
-"""Turn page bytes into text without mojibake: HTTP charset → BOM → <meta> → UTF-8, GB2312/GBK read as GB18030."""
+"""Turn page bytes into text without mojibake: BOM → HTTP charset → <meta> → UTF-8, GB2312/GBK read as GB18030."""
 
 from __future__ import annotations
 
@@ -12,26 +12,42 @@ _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_:.\-]+)""", re.I
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # Chinese government sites still label pages GB2312 while using characters only GBK/GB18030 have; GB18030 is a
 # strict superset of both, so reading it that way never loses a character the label would have allowed.
-_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "iso-8859-1": "cp1252", "ascii": "cp1252"}
+# Latin-1 and ASCII labels are read as Windows-1252, as browsers do (the HTML standard's encoding table).
+_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "iso8859-1": "cp1252",
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "ascii": "cp1252",
+    "us-ascii": "cp1252",
+}
 _SNIFF_BYTES = 4096
 
 
 def _known(name: str) -> str | None:
+    label = name.strip().lower()
+    if label in _SUPERSETS:
+        return _SUPERSETS[label]
     try:
-        canonical = codecs.lookup(name).name
+        canonical = codecs.lookup(label).name
     except LookupError:
         return None
-    return _SUPERSETS.get(canonical, _SUPERSETS.get(name.lower(), canonical))
+    return _SUPERSETS.get(canonical, canonical)
 
 
 def sniff_charset(body: bytes, content_type: str | None) -> str:
-    """Return the encoding to read `body` with, by HTTP header, then BOM, then <meta>, else UTF-8."""
+    """Return the encoding to read `body` with: BOM, then HTTP header, then <meta>, else UTF-8.
+
+    A byte-order mark wins over the header, as the HTML standard says: servers mislabel, BOMs rarely lie.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
     if content_type:
         match = _HEADER_CHARSET.search(content_type)
         if match and (name := _known(match.group(1))):
-            return name
-    for bom, name in _BOMS:
-        if body.startswith(bom):
             return name
     meta = _META_CHARSET.search(body[:_SNIFF_BYTES])
     if meta and (name := _known(meta.group(1).decode("ascii", "replace"))):

@@ -143,17 +143,23 @@ def extract_article(body: bytes, content_type: str | None, url: str, source: Sou
     title = _required_text(tree, selectors.title, "article.title", source, url)
     root = tree.css_first(selectors.body)
     if root is None:
-        raise ExtractError(f"selector {selectors.body!r} matched nothing", source_id=source.id, url=url, field="body")
+        raise ExtractError(
+            f"selector {selectors.body!r} matched nothing", source_id=source.id, url=url, field="article.body"
+        )
     for selector in selectors.remove + selectors.ignore:
         for node in root.css(selector):
             node.decompose()
     text = "\n\n".join(_paragraphs(root))
     for pattern in selectors.ignore_text:
         text = pattern.sub("", text)
+    text = _tidy(text)
+    if not text:
+        # An empty body is a broken page, not an edit that wiped the article.
+        raise ExtractError("body has no text", source_id=source.id, url=url, field="article.body")
     return Extracted(
         title=title,
         published=_published(tree, title, url, source),
-        text=_tidy(text),
+        text=text,
         doc_id=_doc_id(tree, url),
         canonical_url=_canonical(tree, url),
     )
