@@ -42,16 +42,16 @@ def sniff_charset(body: bytes, content_type: str | None) -> str:
 
     A byte-order mark wins over the header, as the HTML standard says: servers mislabel, BOMs rarely lie.
     """
-    for bom, name in _BOMS:
+    for bom, bom_name in _BOMS:
         if body.startswith(bom):
-            return name
+            return bom_name
     if content_type:
         match = _HEADER_CHARSET.search(content_type)
-        if match and (name := _known(match.group(1))):
-            return name
+        if match and (label := _known(match.group(1))):
+            return label
     meta = _META_CHARSET.search(body[:_SNIFF_BYTES])
-    if meta and (name := _known(meta.group(1).decode("ascii", "replace"))):
-        return name
+    if meta and (label := _known(meta.group(1).decode("ascii", "replace"))):
+        return label
     return "utf-8"
 
 
