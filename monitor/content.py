@@ -15,6 +15,7 @@ _SPACE = re.compile(r"\s+")
 _LINE_SPACE = re.compile(r"[^\S\n]+")
 _BREAK = re.compile(r"\s*\n\s*")
 PARAGRAPH_MARK = "¶"
+_Run = tuple[bool, str, str]
 # One token per CJK character (Chinese has no spaces), one per run of other non-space characters, one per gap.
 _CJK = "\u2e80-\u2fff\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+|\s+")
@@ -85,9 +86,8 @@ def diff_text(old: str | None, new: str | None) -> FieldDiff | None:
     added: list[str] = []
     removed: list[str] = []
     pieces: list[str] = []
-    for op, i1, i2, j1, j2 in SequenceMatcher(None, before_keys, after_keys, autojunk=False).get_opcodes():
-        old_run, new_run = "".join(before[i1:i2]), "".join(after[j1:j2])
-        if op == "equal":
+    for equal, old_run, new_run in _runs(before, before_keys, after, after_keys):
+        if equal:
             pieces.append(_display(new_run))
             continue
         _mark(old_run, ("[-", "-]"), removed, pieces)
@@ -95,6 +95,19 @@ def diff_text(old: str | None, new: str | None) -> FieldDiff | None:
         if not new_run.strip() and "\n" not in new_run and new_run:
             pieces.append(new_run)  # a bare space keeps the words apart
     return FieldDiff(added=tuple(added), removed=tuple(removed), diff="".join(pieces))
+
+
+def _runs(before: list[str], before_keys: list[str], after: list[str], after_keys: list[str]) -> list[_Run]:
+    """Return (equal, old text, new text) runs; changes separated only by a space merge into one phrase."""
+    runs: list[_Run] = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, before_keys, after_keys, autojunk=False).get_opcodes():
+        old_run, new_run = "".join(before[i1:i2]), "".join(after[j1:j2])
+        if op != "equal" and len(runs) >= 2 and not runs[-2][0] and runs[-1][0] and runs[-1][2] == " ":
+            _, gap_old, gap_new = runs.pop()
+            _, prev_old, prev_new = runs.pop()
+            old_run, new_run = prev_old + gap_old + old_run, prev_new + gap_new + new_run
+        runs.append((op == "equal", old_run, new_run))
+    return runs
 
 
 def diff_fields(old: dict[str, str | None], new: dict[str, str | None]) -> dict[str, FieldDiff]:

@@ -119,9 +119,9 @@ ZH_EDITED = ZH_PARAGRAPH.replace("维护香港繁荣稳定", "维护香港繁荣
         (
             "will pay a state visit to China from December 5 to 10.",
             "will pay an official visit to China from December 6 to 10.",
-            ("an", "official", "6"),
-            ("a", "state", "5"),
-            "will pay [-a-]{+an+} [-state-]{+official+} visit to China from December [-5-]{+6+} to 10.",
+            ("an official", "6"),
+            ("a state", "5"),
+            "will pay [-a state-]{+an official+} visit to China from December [-5-]{+6+} to 10.",
         ),
         (None, "First text.", ("First text.",), (), "{+First text.+}"),
         ("Last text.", None, (), ("Last text.",), "[-Last text.-]"),
