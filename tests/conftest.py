@@ -89,13 +89,23 @@ def write_config(
         text = re.sub(rf"(?m)^{key} = .*\n", "", text)
     text = text.replace("[monitor]\n", "[monitor]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()), 1)
     if source_overrides:
-        lines = "".join(f"{k} = {v}\n" for k, v in source_overrides.items())
-        text = re.sub(r'(?m)^(id = "[^"]+"\n)', lambda m: m.group(1) + lines, text)
+        text = _override_source_tables(text, source_overrides)
     if article_overrides:
         text = _override_article_tables(text, article_overrides)
     path = tmp_path / "sources.toml"
     path.write_text(text + "\n" + extra, encoding="utf-8")
     return path
+
+
+def _override_source_tables(text: str, overrides: dict[str, str]) -> str:
+    """Set keys in every [[sources]] table (before its sub-tables), replacing the shipped values."""
+    head, *tables = text.split("[[sources]]\n")
+    out = [head]
+    for table in tables:
+        own, sep, rest = table.partition("[sources.")
+        kept = [line for line in own.split("\n") if line.split(" = ")[0] not in overrides]
+        out.append("\n".join([*(f"{k} = {v}" for k, v in overrides.items()), *kept]) + sep + rest)
+    return "[[sources]]\n".join(out)
 
 
 def _override_article_tables(text: str, overrides: dict[str, str]) -> str:

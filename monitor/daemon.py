@@ -1,0 +1,407 @@
+"""The long-running service behind `monitor run`: poll every source on its schedule, deliver webhooks, serve probes.
+
+The only module that touches the event loop, signals and APScheduler. Startup and shutdown are one async context
+manager (`open_daemon`); each scheduled job is the thin `Daemon.run_source(source_id)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.base import BaseTrigger
+
+from monitor.app import App, open_app
+from monitor.config import Config, Source, load_config
+from monitor.config_change import compare_configs
+from monitor.errors import ConfigError
+from monitor.extract import check_selectors
+from monitor.health import TEXT, Response, bound_address, start_health_server
+from monitor.metrics import CONTENT_TYPE, Metrics, poll_outcome
+from monitor.outbox import Outbox
+from monitor.pipeline import SourceReport
+from monitor.schedule import Schedule, check_schedules, first_run, next_run
+from storage import SourceState, StorageError, describe_url
+
+__all__ = ["DEFAULT_STOP_TIMEOUT_S", "Daemon", "DaemonOptions", "open_daemon", "request_reload", "run", "serve"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STOP_TIMEOUT_S = 10.0
+# The store does not reconnect by itself: after this long unreachable the daemon exits 1 for its supervisor.
+DEFAULT_STORE_DOWN_EXIT_S = 120.0
+OUTBOX_POLL_S = 1.0
+OUTBOX_RESTART_S = 5.0
+CANCEL_GRACE_S = 2.0
+# Timers run on the monotonic clock, which stands still while the machine sleeps: re-check due times this often.
+WAKE_S = 30.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonOptions:
+    """How `monitor run` was asked to run: the probe server's address (None: no server) and the stop bound."""
+
+    http: tuple[str, int] | None = None
+    stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S
+    store_down_exit_s: float = DEFAULT_STORE_DOWN_EXIT_S
+
+
+def request_reload(pid: int) -> None:
+    """Ask the daemon with this pid to re-read its config (SIGHUP); raise ProcessLookupError if it is gone."""
+    os.kill(pid, signal.SIGHUP)
+
+
+class _SourceTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler 3 ships no type hints
+    """An APScheduler trigger that asks the pure schedule maths when a source is next due."""
+
+    __slots__ = ("description", "schedule")
+
+    def __init__(self, source: Source, schedule: Schedule) -> None:
+        self.schedule = schedule
+        self.description = f"cron {source.cron!r} {source.timezone}" if source.cron else f"every {source.interval}"
+
+    def __str__(self) -> str:
+        return self.description
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        if previous_fire_time is None:
+            return first_run(self.schedule, now=now, last_attempt=None, spread=random.random())
+        return next_run(self.schedule, previous=previous_fire_time, now=now, spread=random.random())
+
+
+class Daemon:
+    """Polls the configured sources on schedule and delivers webhooks until it is stopped."""
+
+    def __init__(self, app: App, metrics: Metrics, options: DaemonOptions) -> None:
+        self._app = app
+        self._metrics = metrics
+        self._options = options
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._polls: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._outbox_stop = asyncio.Event()
+        self._outbox_task: asyncio.Task[None] | None = None
+        self._store_down_since: float | None = None
+
+    @property
+    def config(self) -> Config:
+        """Return the config in force (it changes on reload)."""
+        return self._app.config
+
+    def start(self) -> None:
+        """Start the scheduler with one job per source, and the webhook delivery task."""
+        schedules = check_schedules(self.config)
+        states = {state.source_id: state for state in self._app.store.source_states()}
+        self._scheduler.start()
+        for source in self.config.sources:
+            self._schedule(source, schedules[source.id], states.get(source.id))
+        self._metrics.track_sources(self.config.sources, states.values())
+        self._outbox_task = asyncio.create_task(self._deliver(), name="monitor-outbox")
+        self._outbox_task.add_done_callback(_report_outbox_end)
+        sizes = (len(self.config.sources), len(self.config.webhooks), describe_url(self.config.database), os.getpid())
+        logger.info("running: %d sources, %d webhooks, database %s, pid %d", *sizes)
+
+    def _schedule(self, source: Source, schedule: Schedule, state: SourceState | None) -> None:
+        last_attempt = state.last_attempt if state is not None else None
+        due = first_run(schedule, now=self._app.clock(), last_attempt=last_attempt, spread=random.random())
+        self._scheduler.add_job(
+            self.run_source,
+            _SourceTrigger(source, schedule),
+            args=(source.id,),
+            id=source.id,
+            name=f"poll {source.id}",
+            max_instances=1,  # never two polls of one source at once
+            coalesce=True,  # runs missed during a sleep or a pause become one
+            misfire_grace_time=None,  # ... which runs however late it is
+            next_run_time=due,
+            replace_existing=True,
+        )
+        self._save_next_due(source)
+
+    def _save_next_due(self, source: Source) -> None:
+        """Record when the source is next due, for `monitor status` (best effort: a store error is logged)."""
+        job = self._scheduler.get_job(source.id)
+        try:
+            state = self._app.store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
+            state.next_due = job.next_run_time if job is not None else None
+            self._app.store.save_source_state(state)
+        except StorageError as exc:
+            logger.warning("source %s: could not record the next due time: %s", source.id, exc)
+
+    async def run_source(self, source_id: str) -> None:
+        """Poll one source once (the scheduled job): log one line, count it, and let no error stop the daemon."""
+        try:
+            source = self.config.source(source_id)
+        except ConfigError:
+            return  # removed by a reload after this run fell due
+        task = _current_task()
+        self._polls.add(task)
+        started = time.perf_counter()
+        try:
+            report = await self._app.pipeline.check_source(source)
+            self._finish_poll(source, report, time.perf_counter() - started)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # Every article already checked was committed on its own; the rest is checked next time.
+            logger.warning("poll %s abandoned at shutdown after %.1fs", source_id, time.perf_counter() - started)
+        except StorageError as exc:
+            logger.error("poll %s: store error: %s", source_id, exc, extra={"source_id": source_id, "outcome": "crash"})
+            self._metrics.observe_crash(source_id)
+        except Exception:  # the daemon's one broad catch: a crash in one source must not stop the others
+            logger.exception("poll %s crashed", source_id, extra={"source_id": source_id, "outcome": "crash"})
+            self._metrics.observe_crash(source_id)
+        finally:
+            self._polls.discard(task)
+
+    def _finish_poll(self, source: Source, report: SourceReport, seconds: float) -> None:
+        self._save_next_due(source)
+        self._metrics.observe_poll(report, self._app.store.source_state(source.id))
+        outcome = poll_outcome(report)
+        fields = {**dataclasses.asdict(report), "outcome": outcome, "duration_ms": round(seconds * 1000)}
+        logger.info(
+            "poll %s %s links=%d new=%d fetched=%d not_modified=%d failed=%d events=%s %.0fms%s",
+            *(source.id, outcome, report.links, report.new, report.fetched, report.not_modified, report.failed),
+            ",".join(f"{kind}:{n}" for kind, n in sorted(report.events.items())) or "-",
+            seconds * 1000,
+            f" error={report.error}" if report.error else "",
+            extra=fields,
+        )
+
+    async def _deliver(self) -> None:
+        """Run the outbox until shutdown; a reload that changes the webhooks restarts it with the new ones."""
+        store = self._metrics.counting_deliveries(self._app.store)
+        while not self._stopping:
+            stop = self._outbox_stop = asyncio.Event()
+            pause_s: float | None = None  # with no webhooks there is nothing to do until a reload
+            try:
+                await Outbox(self.config, store, self._app.client, self._app.clock).run_forever(stop, OUTBOX_POLL_S)
+            except StorageError as exc:
+                logger.error("webhook delivery paused by a store error, retrying in %.0fs: %s", OUTBOX_RESTART_S, exc)
+                pause_s = OUTBOX_RESTART_S
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(pause_s):
+                    await stop.wait()
+
+    def reload(self) -> None:
+        """Re-read the config file and apply added, removed and changed sources and webhooks; or keep the old one."""
+        old = self.config
+        try:
+            new = load_config(old.path)
+            check_selectors(new)
+            schedules = check_schedules(new)
+            change = compare_configs(old, new)
+            states = {state.source_id: state for state in self._app.store.source_states()}
+        except (ConfigError, StorageError) as exc:
+            logger.error("reload refused, still running the previous config: %s", exc)
+            self._metrics.observe_reload(False)
+            return
+        self._app.config = self._app.pipeline.config = new
+        for source_id in change.removed:
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job(source_id)
+        for source_id in change.rescheduled:
+            self._schedule(new.source(source_id), schedules[source_id], states.get(source_id))
+        self._metrics.track_sources(new.sources, states.values())
+        if change.webhooks_changed:
+            self._outbox_stop.set()
+        self._metrics.observe_reload(True)
+        logger.warning(
+            "config reloaded: %d sources, %d webhooks; %s", len(new.sources), len(new.webhooks), change.describe()
+        )
+        if change.restart_needed:
+            logger.warning("reload: %s take effect at the next restart", " and ".join(change.restart_needed))
+
+    def wake(self) -> None:
+        """Make the scheduler look at the wall clock now (after a system sleep its timers are late)."""
+        if self._scheduler.state == STATE_RUNNING:
+            self._scheduler.wakeup()
+
+    def store_lost(self) -> bool:
+        """Return whether the store has failed every check for `store_down_exit_s` (logging when it goes)."""
+        if self._app.store.ping():
+            if self._store_down_since is not None:
+                logger.warning("store reachable again")
+            self._store_down_since = None
+            return False
+        now = time.monotonic()
+        if self._store_down_since is None:
+            self._store_down_since = now
+            logger.error("store unreachable; exiting if it stays so for %.0fs", self._options.store_down_exit_s)
+        if now - self._store_down_since < self._options.store_down_exit_s:
+            return False
+        logger.error(
+            "store unreachable for %.0fs: exiting for the service manager to restart us", now - self._store_down_since
+        )
+        return True
+
+    def alive(self) -> Response:
+        """The /healthz answer: the process is up and its loop answers."""
+        return 200, TEXT, b"ok\n"
+
+    def ready(self) -> Response:
+        """The /readyz answer: 200 when the store answers, the scheduler runs and webhook delivery runs."""
+        problems = []
+        if self._scheduler.state != STATE_RUNNING:
+            problems.append("scheduler not running")
+        if not self._app.store.ping():
+            problems.append("store unreachable")
+        if self._outbox_task is None or self._outbox_task.done():
+            problems.append("webhook delivery stopped")
+        if problems:
+            return 503, TEXT, ("not ready: " + ", ".join(problems) + "\n").encode()
+        return 200, TEXT, b"ready\n"
+
+    def metrics_page(self) -> Response:
+        """The /metrics answer, with the outbox gauges read from the store at scrape time."""
+        try:
+            self._metrics.set_outbox(*self._app.store.outbox_summary(self._app.clock()))
+        except StorageError as exc:
+            logger.warning("metrics: outbox summary unavailable: %s", exc)
+        return 200, CONTENT_TYPE, self._metrics.render()
+
+    async def stop(self, force: asyncio.Event) -> None:
+        """Stop scheduling; give running polls and deliveries until the stop timeout, then abandon what is left."""
+        self._stopping = True
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        deadline = began + self._options.stop_timeout_s
+        if self._scheduler.state == STATE_RUNNING:
+            self._scheduler.pause()
+        self._outbox_stop.set()
+        work = set(self._polls) | ({self._outbox_task} if self._outbox_task is not None else set())
+        if self._polls:
+            logger.info("stopping: giving %d running polls up to %.1fs", len(self._polls), deadline - loop.time())
+        left = await _wait_until(work, deadline, force)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left, timeout=CANCEL_GRACE_S)
+        logger.info("stopped in %.1fs (%d running tasks abandoned)", loop.time() - began, len(left))
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
+
+
+def _current_task() -> asyncio.Task[Any]:
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("run_source must run in an asyncio task")
+    return task
+
+
+def _report_outbox_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("webhook delivery stopped by an error", exc_info=task.exception())
+
+
+async def _wait_until(tasks: set[asyncio.Task[Any]], deadline: float, force: asyncio.Event) -> set[asyncio.Task[Any]]:
+    """Wait for the tasks until the deadline or until `force` is set; return those still running."""
+    loop = asyncio.get_running_loop()
+    pending = {task for task in tasks if not task.done()}
+    forced = asyncio.ensure_future(force.wait())
+    try:
+        while pending and not force.is_set() and loop.time() < deadline:
+            waited: set[asyncio.Future[Any]] = {*pending, forced}
+            await asyncio.wait(waited, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+            pending = {task for task in pending if not task.done()}
+    finally:
+        forced.cancel()
+    return pending
+
+
+@asynccontextmanager
+async def open_daemon(config: Config, options: DaemonOptions, force: asyncio.Event) -> AsyncIterator[Daemon]:
+    """Open the store and client, start the probe server, scheduler and outbox; on exit stop and close in reverse.
+
+    Raises ConfigError for an unusable schedule, MonitorError if the probe address is taken, StorageError.
+    """
+    check_schedules(config)
+    metrics = Metrics()
+    async with open_app(config, observer=metrics.observe_fetch) as app:
+        daemon = Daemon(app, metrics, options)
+        server = None
+        if options.http is not None:
+            routes = {"/healthz": daemon.alive, "/readyz": daemon.ready, "/metrics": daemon.metrics_page}
+            server = await start_health_server(*options.http, routes)
+            logger.info("listening on http://%s:%d (/healthz /readyz /metrics)", *bound_address(server))
+        try:
+            daemon.start()
+            yield daemon
+        finally:
+            await daemon.stop(force)
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+
+
+class _Signals:
+    """What the signal handlers asked for; they only set flags, the main loop acts on them."""
+
+    def __init__(self) -> None:
+        self.attention = asyncio.Event()
+        self.force = asyncio.Event()
+        self.stopping = False
+        self.reload_wanted = False
+
+    def stop(self) -> None:
+        if self.stopping:
+            logger.warning("second stop signal: abandoning running work now")
+            self.force.set()
+        self.stopping = True
+        self.attention.set()
+
+    def reload(self) -> None:
+        self.reload_wanted = True
+        self.attention.set()
+
+
+async def serve(config: Config, options: DaemonOptions) -> int:
+    """Run until SIGTERM or SIGINT (SIGHUP reloads the config); return the exit code after a bounded shutdown.
+
+    The code is 0 after a stop signal, 1 when the store stayed unreachable (so a supervisor restarts us).
+    """
+    loop = asyncio.get_running_loop()
+    signals = _Signals()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, signals.stop)
+    loop.add_signal_handler(signal.SIGHUP, signals.reload)
+    started, code = time.monotonic(), 0
+    try:
+        async with open_daemon(config, options, signals.force) as daemon:
+            while not signals.stopping:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(WAKE_S):
+                        await signals.attention.wait()
+                signals.attention.clear()
+                if signals.reload_wanted and not signals.stopping:
+                    signals.reload_wanted = False
+                    daemon.reload()
+                daemon.wake()
+                if daemon.store_lost():
+                    code, signals.stopping = 1, True
+    finally:
+        for sig in (*STOP_SIGNALS, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    logger.info("exiting with code %d after %.0fs of running", code, time.monotonic() - started)
+    return code
+
+
+def run(config: Config, options: DaemonOptions) -> int:
+    """Run the daemon in a new event loop until it is stopped; return the exit code."""
+    return asyncio.run(serve(config, options))
