@@ -7,4 +7,10 @@ from monitor.commands._common import Command
 
 __all__ = ["COMMANDS", "Command"]
 
-COMMANDS: dict[str, Command] = {**check.COMMANDS, **views.COMMANDS, **outbox_cli.COMMANDS, **service.COMMANDS, **demo_cli.COMMANDS}
+COMMANDS: dict[str, Command] = {
+    **check.COMMANDS,
+    **views.COMMANDS,
+    **outbox_cli.COMMANDS,
+    **service.COMMANDS,
+    **demo_cli.COMMANDS,
+}
