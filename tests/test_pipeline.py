@@ -55,7 +55,7 @@ class Site:
         assert code == 0, err
         events = [json.loads(line) for line in out.splitlines()]
         for event in events:
-            jsonschema.validate(event, SCHEMA)
+            jsonschema.validate(event, SCHEMA, format_checker=jsonschema.FormatChecker())
         return events
 
     def types(self) -> list[tuple[str, str]]:
