@@ -205,3 +205,33 @@ def test_check_and_export_on_postgresql(ministry: Ministry, tmp_path: Path, run_
     records = _export(run_cli, config)
     assert sorted(r["doc_id"] for r in records) == sorted(EN_ARTICLES)
     assert {r["published"] for r in records} == {v[1] for v in EXPECTED_EN.values()}
+
+
+def test_check_shows_a_progress_bar_on_a_terminal_and_plain_lines_when_piped(ministry: Ministry, tmp_path: Path):
+    import os
+    import pty
+
+    _all_en_articles_listed(ministry)
+    config = write_config(tmp_path, ministry.base, monitor={"retries": "0"})
+    command = [sys.executable, "-m", "monitor", "check", "--config", str(config)]
+    main_fd, child_fd = pty.openpty()
+    process = subprocess.Popen(command, cwd=ROOT, stdin=child_fd, stdout=child_fd, stderr=child_fd)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main_fd)
+    assert process.wait(timeout=60) == 0
+    screen = b"".join(chunks).decode("utf-8", "replace")
+
+    assert "checking" in screen and "/7" in screen, "a progress bar over the 7 shipped sources"
+    assert "mfa-en-press: 5 links, 5 new" in screen
+    piped = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "checking" not in piped.stdout
+    assert len(piped.stdout.splitlines()) == 7

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 from monitor.app import open_app
 from monitor.commands._common import Command, add_config_argument, load
-from monitor.config import Config
+from monitor.config import Config, Source
 from monitor.pipeline import SourceReport
 
 __all__ = ["COMMANDS"]
@@ -30,11 +31,23 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--revisit", action="store_true", help="re-fetch every known article within the horizon now")
 
 
-async def check_once(config: Config, source_ids: list[str] | None, revisit: bool) -> list[SourceReport]:
-    """Poll the chosen sources once, then deliver pending webhooks within the configured bound."""
+async def check_once(
+    config: Config,
+    source_ids: list[str] | None,
+    revisit: bool,
+    on_done: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    """Poll the chosen sources once (calling `on_done` as each finishes), then deliver pending webhooks in bound."""
     sources = [config.source(sid) for sid in source_ids] if source_ids else list(config.sources)
     async with open_app(config) as app:
-        reports = await asyncio.gather(*(app.pipeline.check_source(s, revisit_all=revisit) for s in sources))
+
+        async def check(source: Source) -> SourceReport:
+            report = await app.pipeline.check_source(source, revisit_all=revisit)
+            if on_done is not None:
+                on_done(report)
+            return report
+
+        reports = await asyncio.gather(*(check(source) for source in sources))
         if config.webhooks:
             from monitor.outbox import Outbox
 
@@ -58,10 +71,28 @@ def describe(report: SourceReport) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     config = load(args.config)
-    reports = asyncio.run(check_once(config, args.source, args.revisit))
+    count = len(args.source) if args.source else len(config.sources)
+    if sys.stdout.isatty() and count > 1:
+        reports = _check_with_progress(config, args, count)
+    else:
+        reports = asyncio.run(check_once(config, args.source, args.revisit))
     for report in reports:
         print(describe(report), file=sys.stdout)
     return 0
+
+
+def _check_with_progress(config: Config, args: argparse.Namespace, count: int) -> list[SourceReport]:
+    """Show a progress bar while many sources are checked (terminals only; rich is imported only here)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, TimeElapsedColumn(), transient=True) as progress:
+        task = progress.add_task("", total=count)
+
+        def advance(report: SourceReport) -> None:
+            progress.update(task, advance=1, description=report.source_id)
+
+        return asyncio.run(check_once(config, args.source, args.revisit, advance))
 
 
 COMMANDS = {
