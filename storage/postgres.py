@@ -15,9 +15,26 @@ __all__ = ["PostgresStore", "open_postgres"]
 
 
 class PostgresStore(SqlStore):
-    """The Store protocol on a PostgreSQL database."""
+    """The Store protocol on a PostgreSQL database; a lost connection is re-opened on the next call."""
 
     placeholder = "%s"
+    _connection: psycopg.Connection[tuple[object, ...]]
+
+    def __init__(self, connection: psycopg.Connection[tuple[object, ...]], url: str) -> None:
+        self._url = url
+        super().__init__(connection)
+
+    @property
+    def _conn(self) -> psycopg.Connection[tuple[object, ...]]:
+        # After a server restart or a killed backend the call in flight fails (StorageUnavailableError) and psycopg
+        # marks the connection closed; the next call, outside a transaction, connects afresh.
+        if self._connection.closed and not self._depth:
+            self._connection = _connect(self._url)
+        return self._connection
+
+    @_conn.setter
+    def _conn(self, value: psycopg.Connection[tuple[object, ...]]) -> None:
+        self._connection = value
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
@@ -35,13 +52,17 @@ class PostgresStore(SqlStore):
         self._conn.execute("BEGIN")
 
 
-def open_postgres(url: str) -> PostgresStore:
-    """Connect to PostgreSQL at `url` and create the schema if needed; raise StorageUnavailableError if unreachable."""
+def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         raise StorageUnavailableError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from exc
-    store = PostgresStore(conn)
+
+
+def open_postgres(url: str) -> PostgresStore:
+    """Connect to PostgreSQL at `url` and create the schema if needed; raise StorageUnavailableError if unreachable."""
+    conn = _connect(url)
+    store = PostgresStore(conn, url)
     with store.translate_errors():
         conn.execute("SELECT pg_advisory_lock(707070)")
         try:
