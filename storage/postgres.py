@@ -36,6 +36,11 @@ class PostgresStore(SqlStore):
     def _conn(self, value: psycopg.Connection[tuple[object, ...]]) -> None:
         self._connection = value
 
+    def close(self) -> None:
+        """Release the connection (without re-opening a lost one first)."""
+        with self.translate_errors():
+            self._connection.close()
+
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
         """Turn psycopg errors into StorageError subclasses."""

@@ -246,7 +246,8 @@ def test_a_second_stop_signal_abandons_running_polls_at_once(ministry: Ministry,
 def test_a_database_that_stays_unreachable_ends_the_daemon_with_exit_1(
     ministry: Ministry, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ):
-    # In-process, to shorten the wait: the store does not reconnect, so a supervisor restart is the way back.
+    # In-process, to shorten the wait. The store re-opens a lost connection, so the database is dropped outright:
+    # it stays unreachable, and a supervisor restart is the way back.
     monkeypatch.setattr(daemon_module, "WAKE_S", 0.1)
     list_en(ministry, FAST)
     path = daemon_config(tmp_path, ministry.base, interval="10s")
@@ -255,8 +256,7 @@ def test_a_database_that_stays_unreachable_ends_the_daemon_with_exit_1(
     def cut_the_connection() -> None:
         wait_until(lambda: ministry.site.requests_for(EN_DIR), what="the first poll")
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            query = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
-            admin.execute(query, (pg_url.rsplit("/", 1)[1],))
+            admin.execute(f"DROP DATABASE {pg_url.rsplit('/', 1)[1]} WITH (FORCE)")
 
     cutter = threading.Thread(target=cut_the_connection)
     cutter.start()
