@@ -192,6 +192,11 @@ class Config:
     sources: tuple[Source, ...]
     webhooks: tuple[Endpoint, ...] = ()
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
+    _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The daemon looks a source up on every poll: a dict, not a scan of thousands.
+        object.__setattr__(self, "_by_id", {source.id: source for source in self.sources})
 
     def __repr__(self) -> str:
         database = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database)
@@ -202,10 +207,10 @@ class Config:
 
     def source(self, source_id: str) -> Source:
         """Return the source with this id; raise ConfigError if there is none."""
-        for source in self.sources:
-            if source.id == source_id:
-                return source
-        raise ConfigError("no such source", path=self.path, source_id=source_id, key="id")
+        source = self._by_id.get(source_id)
+        if source is None:
+            raise ConfigError("no such source", path=self.path, source_id=source_id, key="id")
+        return source
 
     def webhook(self, endpoint_id: str) -> Endpoint:
         """Return the webhook with this id; raise ConfigError if there is none."""

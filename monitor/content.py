@@ -11,7 +11,6 @@ from difflib import SequenceMatcher
 __all__ = ["FieldDiff", "content_hash", "diff_fields", "diff_text", "normalise"]
 
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
-_SPACE = re.compile(r"\s+")
 _LINE_SPACE = re.compile(r"[^\S\n]+")
 _BREAK = re.compile(r"\s*\n\s*")
 PARAGRAPH_MARK = "¶"
@@ -40,7 +39,8 @@ def normalise(text: str | None) -> str:
     if not text:
         return ""
     folded = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
-    return _SPACE.sub(" ", folded).strip()
+    # str.split() splits at exactly the characters regex `\s` matches, at a third of the cost.
+    return " ".join(folded.split())
 
 
 def content_hash(title: str, published: str | None, text: str) -> str:
