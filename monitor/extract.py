@@ -37,7 +37,6 @@ _BLOCKS = frozenset(
 _SKIP = frozenset(
     {"script", "style", "noscript", "template", "iframe", "object", "svg", "button", "select", "-comment"}
 )
-_SPACE = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _DOC_ID = re.compile(r"/(t\d{5,}(?:_\d+)?)\.s?html?$")
 _SAFE_SCHEMES = frozenset({"http", "https"})
@@ -77,7 +76,9 @@ def _parse(body: bytes, content_type: str | None) -> LexborHTMLParser:
 
 
 def _fold(text: str) -> str:
-    return _SPACE.sub(" ", _ZERO_WIDTH.sub("", text)).strip()
+    # str.split() splits at exactly the characters regex `\s` matches (NBSP, U+2000-U+200A, U+3000 and the rest
+    # of str.isspace()), at a fraction of the cost of a regex substitution.
+    return " ".join(_ZERO_WIDTH.sub("", text).split())
 
 
 def _host_allowed(url: str, base_host: str, allow_domains: tuple[str, ...]) -> bool:
@@ -150,9 +151,11 @@ def extract_article(body: bytes, content_type: str | None, url: str, source: Sou
         for node in root.css(selector):
             node.decompose()
     text = "\n\n".join(_paragraphs(root))
-    for pattern in selectors.ignore_text:
-        text = pattern.sub("", text)
-    text = _tidy(text)
+    if selectors.ignore_text:
+        # Paragraphs come out folded, so only the noise patterns can leave text for _tidy to fix.
+        for pattern in selectors.ignore_text:
+            text = pattern.sub("", text)
+        text = _tidy(text)
     if not text:
         # An empty body is a broken page, not an edit that wiped the article.
         raise ExtractError("body has no text", source_id=source.id, url=url, field="article.body")
@@ -182,6 +185,8 @@ def _paragraphs(root: LexborNode) -> list[str]:
 
 
 def _flush(paragraphs: list[str], current: list[str]) -> None:
+    if not current:
+        return
     text = _fold("".join(current))
     if text:
         paragraphs.append(text)

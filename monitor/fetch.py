@@ -38,6 +38,8 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
 ROBOTS_TTL_S = 3600.0
 ROBOTS_MAX_BYTES = 512 * 1024
+KEEPALIVE_EXPIRY_S = 5.0
+MAX_IDLE_ORIGINS = 64
 
 FetchObserver = Callable[[str, str, str, float], None]
 """Called after every request with (source id, kind, outcome, seconds); outcome is a status or an error name."""
@@ -65,13 +67,94 @@ class Page:
 def build_client(http: HttpSettings) -> httpx.AsyncClient:
     """Return the one long-lived client: pooled connections, our User-Agent, no redirect following (we do it)."""
     seconds = http.timeout.total_seconds()
+    # Requests in flight are capped by the Fetcher's semaphores (`concurrency`, `host_concurrency`), not by the
+    # pool: a pool capped at `concurrency` closes an idle connection to one host to open one to another, so a check
+    # of more hosts than that would pay a TCP handshake per request.
+    limits = httpx.Limits(
+        max_connections=None, max_keepalive_connections=http.concurrency, keepalive_expiry=KEEPALIVE_EXPIRY_S
+    )
     return httpx.AsyncClient(
         headers={"User-Agent": http.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"},
         timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
-        limits=httpx.Limits(max_connections=http.concurrency, max_keepalive_connections=http.concurrency),
+        transport=_PoolPerOrigin(limits),
         follow_redirects=False,
         trust_env=False,
     )
+
+
+_Origin = tuple[bytes, bytes, int | None]
+
+
+class _PoolPerOrigin(httpx.AsyncBaseTransport):
+    """One connection pool per origin (scheme, host, port), all sharing one TLS context.
+
+    httpcore's pool walks every connection it holds, checking each idle one for expiry, on each request and each
+    response; one pool for every host makes a request cost O(all open connections), one per origin O(its own).
+    Pools of at most MAX_IDLE_ORIGINS origins are kept: the least recently used with nothing in flight are closed,
+    so a check of thousands of hosts does not hold a socket open to each.
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._tls = httpx.create_ssl_context(trust_env=False)  # built once: loading the CA bundle takes ~25 ms
+        self._pools: dict[_Origin, httpx.AsyncHTTPTransport] = {}  # least recently used first
+        self._in_flight: dict[_Origin, int] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        origin = (url.raw_scheme, url.raw_host, url.port)
+        pool = self._pools.pop(origin, None)
+        if pool is None:
+            await self._close_idle(MAX_IDLE_ORIGINS - 1)
+            pool = httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False, limits=self._limits)
+        self._pools[origin] = pool
+        self._in_flight[origin] = self._in_flight.get(origin, 0) + 1
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            self._done(origin)
+            raise
+        if isinstance(response.stream, httpx.AsyncByteStream):
+            response.stream = _Tracked(response.stream, lambda: self._done(origin))
+        return response
+
+    def _done(self, origin: _Origin) -> None:
+        left = self._in_flight.pop(origin) - 1
+        if left:
+            self._in_flight[origin] = left
+
+    async def _close_idle(self, keep: int) -> None:
+        while len(self._pools) > keep:
+            # Looked up afresh after each await: another request may have taken an origin up meanwhile.
+            origin = next((o for o in self._pools if o not in self._in_flight), None)
+            if origin is None:
+                return
+            await self._pools.pop(origin).aclose()
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+
+class _Tracked(httpx.AsyncByteStream):
+    """A response body that reports when it is closed (its connection is then back in its pool)."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, on_close: Callable[[], None]) -> None:
+        self._stream = stream
+        self._on_close: Callable[[], None] | None = on_close
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                on_close()
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -224,7 +307,10 @@ class Fetcher:
     async def _robots_allow(self, source: Source, url: str) -> bool:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        async with self._robots_locks.setdefault(origin, asyncio.Lock()):
+        lock = self._robots_locks.get(origin)
+        if lock is None:
+            lock = self._robots_locks[origin] = asyncio.Lock()
+        async with lock:
             cached = self._robots.get(origin)
             if cached is None or time.monotonic() - cached.fetched > ROBOTS_TTL_S:
                 cached = await self._load_robots(source, origin, cached)

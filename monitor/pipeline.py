@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -73,12 +73,25 @@ class Pipeline:
             self._source_failed(source, state, exc, report)
             return report
         report.listing_status = page.status
-        known = self._store.articles(source.id)
+        # Past this point the listing's body is not needed: drop it, so that thousands of sources waiting for
+        # article fetch slots do not each hold a listing page in memory.
+        page = replace(page, body=b"")
+        now = self._clock()
+        known = self._known(source, links, revisit_all, now)
         to_fetch = self._merge_listing(source, state, known, links, report)
-        to_fetch += self._due(source, known, set(to_fetch), revisit_all)
+        to_fetch += self._due(source, known, set(to_fetch), revisit_all, now)
         await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
         self._source_succeeded(source, state, page, links, report)
         return report
+
+    def _known(
+        self, source: Source, links: list[str] | None, revisit_all: bool, now: datetime
+    ) -> dict[str, ArticleState]:
+        """Return the articles this check can touch: every one for a full revisit, else the due ones plus (when the
+        listing was read) those on it, so an unchanged listing never loads the source's whole history."""
+        if revisit_all:
+            return self._store.articles(source.id)
+        return self._store.articles_for_check(source.id, now, links)
 
     def _listing_links(self, source: Source, state: SourceState, page: Page) -> list[str] | None:
         """Return the listing's article URLs, or None when the listing is unchanged since the last check."""
@@ -119,7 +132,7 @@ class Pipeline:
         """Record new and delisted articles in one transaction; return the new URLs to fetch now."""
         now = self._clock()
         if links is None:
-            report.links = sum(1 for article in known.values() if article.on_listing)
+            report.links = self._store.count_listed(source.id)
             return []
         report.links = len(links)
         on_listing = set(links)
@@ -143,8 +156,9 @@ class Pipeline:
         report.new = len(fresh)
         return fresh
 
-    def _due(self, source: Source, known: dict[str, ArticleState], taken: set[str], revisit_all: bool) -> list[str]:
-        now = self._clock()
+    def _due(
+        self, source: Source, known: dict[str, ArticleState], taken: set[str], revisit_all: bool, now: datetime
+    ) -> list[str]:
         if revisit_all:
             horizon = now - source.revisit
             return [a.url for a in known.values() if a.url not in taken and (a.first_seen >= horizon or a.version == 0)]

@@ -5,7 +5,7 @@ Writes made inside `with store.transaction():` commit together or not at all. Ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,6 +145,15 @@ class Store(Protocol):
     # articles and versions
     def articles(self, source_id: str) -> dict[str, ArticleState]:
         """Return the source's articles keyed by URL."""
+
+    def articles_for_check(
+        self, source_id: str, now: datetime, listing: Sequence[str] | None
+    ) -> dict[str, ArticleState]:
+        """Return the articles one check can touch, keyed by URL: those due by `now`, and (when the listing was
+        read) those on the listing before or named in `listing`."""
+
+    def count_listed(self, source_id: str) -> int:
+        """Return how many of the source's articles are on its listing."""
 
     def find_article(self, url: str) -> ArticleState | None:
         """Return the article with this URL in any source, or None."""

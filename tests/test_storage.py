@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
-from conftest import ROOT
+from conftest import PG_ADMIN, ROOT
 
 from storage import (
     ArticleState,
@@ -100,6 +101,25 @@ def test_articles_versions_and_export(store: Store):
     rows = list(store.export_rows())
     assert [(a.url, v.version, v.same_as) for a, v in rows] == [(article.url, 3, 1)]
     assert store.count_versions() == 3
+
+
+def test_articles_for_check_reads_only_what_a_check_can_touch(store: Store):
+    urls = {name: f"https://example.org/{name}.shtml" for name in ("due", "later", "new", "listed", "named", "old")}
+    store.save_article(_article(urls["due"], version=1, on_listing=False, next_fetch_at=T0))
+    store.save_article(_article(urls["later"], version=1, on_listing=False, next_fetch_at=T0 + timedelta(seconds=1)))
+    store.save_article(_article(urls["new"]))  # never fetched, not scheduled
+    store.save_article(_article(urls["listed"], version=1, next_fetch_at=T0 + timedelta(days=1)))
+    store.save_article(_article(urls["named"], version=1, on_listing=False))
+    store.save_article(_article(urls["old"], version=2, on_listing=False))
+    store.save_article(ArticleState("other", urls["due"], first_seen=T0, version=1, next_fetch_at=T0))
+    everything = store.articles("src")
+
+    unchanged = store.articles_for_check("src", T0, None)
+    read = store.articles_for_check("src", T0, [urls["named"], "https://example.org/unknown.shtml"])
+
+    assert unchanged == {url: everything[url] for url in (urls["due"], urls["new"])}
+    assert read == {url: everything[url] for url in (urls["due"], urls["new"], urls["listed"], urls["named"])}
+    assert store.count_listed("src") == 2 and store.count_listed("other") == 1
 
 
 def test_duplicate_article_is_an_integrity_error(store: Store):
@@ -218,3 +238,18 @@ def test_sqlite_error_classes_are_all_covered():
 def test_database_url_password_is_masked():
     assert describe_url("postgresql://user:s3cret@db/monitor") == "postgresql://user:***@db/monitor"
     assert describe_url("sqlite:///data/monitor.db") == "sqlite:///data/monitor.db"
+
+
+def test_postgresql_reconnects_after_losing_its_connection(pg_url: str):
+    store = open_store(pg_url)
+    store.save_source_state(SourceState("src", name="n", url="u"))
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (store._conn.info.backend_pid,))  # type: ignore[attr-defined]
+
+    with pytest.raises(StorageUnavailableError):
+        store.source_state("src")
+    state = store.source_state("src")
+
+    assert state is not None and state.name == "n"
+    assert store.ping()
+    store.close()

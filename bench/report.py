@@ -1,0 +1,159 @@
+"""Render benchmark results as the Markdown tables BENCHMARKS.md is written from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render"]
+
+
+def _runs(values: list[float], fmt: str = "{:.2f}") -> str:
+    return ", ".join(fmt.format(v) for v in values)
+
+
+def _pair(title: str, data: dict[str, Any], sources: int) -> list[str]:
+    names = [n for n in ("monitor", "baseline", "urlwatch") if n in data]
+    heads = {"monitor": "ministry-monitor", "baseline": "monitor (baseline)", "urlwatch": "urlwatch"}
+    ratios = [("urlwatch / monitor", "urlwatch")] + ([("baseline / monitor", "baseline")] if "baseline" in data else [])
+    lines = [
+        f"### {title}",
+        "",
+        "| | " + " | ".join(heads[n] for n in names) + " | " + " | ".join(r for r, _ in ratios) + " |",
+        "| --- " * (1 + len(names) + len(ratios)) + "|",
+    ]
+    rows = [
+        ("CPU s (median)", "cpu_s", "{:.2f}"),
+        ("wall s (median)", "wall_s", "{:.2f}"),
+        ("peak RSS MB (median)", "maxrss_mb", "{:.0f}"),
+        ("CPU ms per check", "cpu_ms_per_check", "{:.2f}"),
+        ("CPU ms per check, start-up excluded", "marginal_cpu_ms_per_check", "{:.2f}"),
+        ("start-up CPU s (program + watch-list)", "startup_cpu_s", "{:.2f}"),
+    ]
+    ours = data["monitor"]
+    for label, key, fmt in rows:
+        values = [fmt.format(data[n][key]) for n in names]
+        shares = [f"{data[other][key] / ours[key]:.2f}x" if ours[key] else "-" for _, other in ratios]
+        lines.append(f"| {label} | " + " | ".join(values + shares) + " |")
+    lines.append("")
+    for name in names:
+        cpu = _runs([r["cpu_s"] for r in data[name]["runs"]])
+        wall = _runs([r["wall_s"] for r in data[name]["runs"]])
+        counts = [(r["requests"], r["not_modified"]) for r in data[name]["requests"]]
+        lines.append(f"- {heads[name]}: CPU s {cpu}; wall s {wall}; requests (total, 304s) {counts}")
+    return [*lines, "", f"({sources} listings.)", ""]
+
+
+def _import(data: dict[str, Any]) -> list[str]:
+    runs = data["runs"]
+    return [
+        "### First import",
+        "",
+        f"{data['pages']} pages. Median {data['pages_per_s']:.0f} pages/s; wall {data['wall_s']:.1f} s, CPU "
+        f"{data['cpu_s']:.1f} s, peak RSS {data['maxrss_mb']:.0f} MB.",
+        "",
+        f"Runs (pages/s): {_runs([r['pages_per_s'] for r in runs], '{:.0f}')}; wall s: "
+        f"{_runs([r['wall_s'] for r in runs], '{:.1f}')}; CPU s: {_runs([r['cpu_s'] for r in runs], '{:.1f}')}.",
+        "",
+        *(_baseline_import(data["baseline"]) if data.get("baseline") else []),
+    ]
+
+
+def _baseline_import(data: dict[str, Any]) -> list[str]:
+    runs = data["runs"]
+    return [
+        f"Baseline checkout, in turn: median {data['pages_per_s']:.0f} pages/s (runs "
+        f"{_runs([r['pages_per_s'] for r in runs], '{:.0f}')}); CPU {data['cpu_s']:.1f} s; "
+        f"peak RSS {data['maxrss_mb']:.0f} MB.",
+        "",
+    ]
+
+
+def _extract(data: dict[str, Any]) -> list[str]:
+    ours, theirs = data["monitor"], data["trafilatura"]
+    return [
+        "### Extraction (one core)",
+        "",
+        "| | articles/s (median) | runs |",
+        "| --- | --- | --- |",
+        f"| ministry-monitor (shipped selectors) | {ours['per_s']:.0f} | "
+        f"{_runs([r['per_s'] for r in ours['runs']], '{:.0f}')} |",
+        f"| trafilatura {data['trafilatura_version']} `extract` (reference) | {theirs['per_s']:.0f} | "
+        f"{_runs([r['per_s'] for r in theirs['runs']], '{:.0f}')} |",
+        "",
+        f"Pages: {', '.join(data['pages'])}.",
+        "",
+    ]
+
+
+def _growth(data: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### Store growth ({data['sources']} sources, warm cycle)",
+        "",
+        "| versions stored | DB MB | CPU s (median) | vs smallest | wall s | runs (CPU s) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for level in data["levels"].values():
+        lines.append(
+            f"| {level['versions']:,} | {level['db_mb']:.0f} | {level['cpu_s']:.2f} | {level['cpu_vs_smallest']:.2f}x |"
+            f" {level['wall_s']:.2f} | {_runs([r['cpu_s'] for r in level['runs']])} |"
+        )
+    return [*lines, ""]
+
+
+def _rss(data: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### Memory with {data['sources']:,} sources",
+        "",
+        f"- `monitor check`, first import: peak RSS {data['import']['maxrss_mb']:.0f} MB "
+        f"({data['import']['wall_s']:.0f} s wall)",
+        f"- `monitor check`, warm cycle: peak RSS {data['warm']['maxrss_mb']:.0f} MB, "
+        f"CPU {data['warm']['cpu_s']:.2f} s",
+    ]
+    daemon = data["daemon"]
+    if isinstance(daemon, dict):
+        lines.append(
+            f"- `monitor run` (daemon), after two full cycles: peak RSS {daemon['peak_rss_mb']:.0f} MB (now "
+            f"{daemon['rss_mb']:.0f} MB); CPU {daemon['cycle_cpu_s']:.2f} s for {daemon['polls']} polls in one "
+            f"{daemon['interval_s']} s cycle = {daemon['cpu_ms_per_warm_check']:.2f} ms per warm check"
+        )
+    else:
+        lines.append(f"- daemon: {daemon}")
+    return [*lines, ""]
+
+
+def _latency(data: dict[str, Any]) -> list[str]:
+    if "status" in data:
+        return ["### Detection latency", "", data["status"], ""]
+    values = ", ".join(f"{s['latency_s']:.2f}" for s in data["samples"])
+    return [
+        "### Detection latency",
+        "",
+        f"{data['sources']} sources polled every {data['interval_s']} s by `monitor run`. Article on listing → "
+        f"webhook received: median {data['median_s']:.2f} s, min {data['min_s']:.2f} s, max {data['max_s']:.2f} s.",
+        "",
+        f"Samples (s): {values}.",
+        "",
+    ]
+
+
+def render(results: dict[str, Any]) -> str:
+    """Return Markdown for every benchmark present in `results`."""
+    lines = [f"Machine: {results['machine']}", f"Command: `{results['command']}`", ""]
+    sources = results.get("options", {}).get("sources", 0)
+    cycles = results.get("cycles", {})
+    if "import" in cycles:
+        lines += _import(cycles["import"])
+    if "warm" in cycles:
+        lines += _pair("Warm cycle", cycles["warm"], sources)
+    if "change" in cycles:
+        lines += _pair("Change cycle", cycles["change"], sources)
+        lines.append(f"Detection per run: {cycles['change']['detection']}")
+        lines.append("")
+    if "error" in cycles:
+        lines += ["### import / warm / change", "", f"FAILED: {cycles['error']}", ""]
+    for name, render_one in (("extract", _extract), ("growth", _growth), ("rss", _rss), ("latency", _latency)):
+        if name in results and "error" in results[name]:
+            lines += [f"### {name}", "", f"FAILED: {results[name]['error']}", ""]
+        elif name in results:
+            lines += render_one(results[name])
+    return "\n".join(lines)
