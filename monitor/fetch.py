@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -27,8 +27,9 @@ from monitor.errors import (
     FetchTooLargeError,
     RobotsDeniedError,
 )
+from monitor.retry_after import parse_retry_after
 
-__all__ = ["FetchObserver", "Fetcher", "Page", "build_client", "parse_retry_after"]
+__all__ = ["FetchObserver", "Fetcher", "Page", "build_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -155,20 +156,6 @@ class _Tracked(httpx.AsyncByteStream):
             on_close, self._on_close = self._on_close, None
             if on_close is not None:
                 on_close()
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Return seconds to wait from a Retry-After header (seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass(slots=True)
@@ -370,7 +357,7 @@ def _raise_for_status(status: int, headers: httpx.Headers, source: Source, url: 
         return
     if status in BLOCK_STATUSES:
         raise BlockedError(f"blocked by the site (HTTP {status})", source_id=source.id, url=url, status=status)
-    retry_after = parse_retry_after(headers.get("retry-after")) if status in RETRY_STATUSES else None
+    retry_after = parse_retry_after(headers.get("retry-after"), datetime.now(UTC)) if status in RETRY_STATUSES else None
     raise FetchStatusError(f"HTTP {status}", source_id=source.id, url=url, status=status, retry_after_s=retry_after)
 
 

@@ -13,13 +13,13 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import httpx
 
 from monitor.config import Endpoint
+from monitor.retry_after import parse_retry_after
 
 __all__ = [
     "RESPONSE_MAX_BYTES",
@@ -154,22 +154,6 @@ def classify(status: int, headers: httpx.Headers, response: str, now: datetime) 
     if 300 <= status < 400:
         error += f" redirect to {headers.get('location', '?')}; webhooks are not redirected, update the URL"
     return Attempt(status, False, False, None, error, response)
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Return the seconds a Retry-After header asks us to wait (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
 
 
 def _failure(error: str, *, retryable: bool) -> Attempt:

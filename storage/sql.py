@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, VersionRecord
+from storage.errors import StorageError
 
 __all__ = ["SqlStore", "from_db_time", "to_db_time"]
 
@@ -146,7 +147,7 @@ class SqlStore:
         """Return whether the database answers."""
         try:
             return bool(self._rows("SELECT 1")[0][0] == 1)
-        except Exception:
+        except StorageError:  # a health probe reports, it never raises
             return False
 
     def _upsert(self, table: str, columns: tuple[str, ...], key: str, values: dict[str, Any]) -> None:
