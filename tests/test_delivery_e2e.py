@@ -32,7 +32,7 @@ id = "newsroom"
 url = "{receiver.url}"
 secret = "${{TEST_WEBHOOK_SECRET}}"
 events = ["article.published", "article.updated", "article.removed"]
-timeout = "2s"
+timeout = "10s"
 """
     return write_config(tmp_path, ministry.base, extra=webhook)
 

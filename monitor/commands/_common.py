@@ -6,7 +6,8 @@ import argparse
 import csv
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
@@ -14,8 +15,18 @@ from typing import Any, TextIO
 from monitor.config import Config, load_config
 from monitor.events import iso_z
 from monitor.extract import check_selectors
+from storage import Store, open_store
 
-__all__ = ["Command", "add_config_argument", "fmt_time", "load", "parse_since", "use_colour", "write_records"]
+__all__ = [
+    "Command",
+    "add_config_argument",
+    "fmt_time",
+    "load",
+    "opened_store",
+    "parse_since",
+    "use_colour",
+    "write_records",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,16 @@ def load(path: str) -> Config:
     config = load_config(path)
     check_selectors(config)
     return config
+
+
+@contextmanager
+def opened_store(config: Config) -> Iterator[Store]:
+    """Open the config's store for a read-mostly command and close it afterwards."""
+    store = open_store(config.database)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def fmt_time(value: datetime | None) -> str | None:

@@ -6,17 +6,15 @@ import argparse
 import asyncio
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from monitor.app import open_app
-from monitor.commands._common import Command, add_config_argument, fmt_time, load, write_records
+from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store, write_records
 from monitor.config import Config, Endpoint
 from monitor.events import test_event
 from monitor.outbox import Outbox
 from monitor.webhooks import Attempt, send
-from storage import DeliveryRecord, Store, open_store
+from storage import DeliveryRecord
 
 __all__ = ["COMMANDS", "DELIVERY_FIELDS"]
 
@@ -39,15 +37,6 @@ ERROR_WIDTH = 60
 STATES = ["pending", "failed", "delivered"]
 
 
-@contextmanager
-def _store(config: Config) -> Iterator[Store]:
-    store = open_store(config.database)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _deliveries_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--state", choices=STATES, help="only deliveries in this state")
@@ -56,7 +45,7 @@ def _deliveries_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _deliveries(args: argparse.Namespace) -> int:
-    with _store(load(args.config)) as store:
+    with opened_store(load(args.config)) as store:
         records = store.deliveries(state=args.state, webhook_id=args.webhook)
     if args.json:
         write_records([_as_dict(record) for record in records], "jsonl", DELIVERY_FIELDS)

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from monitor.app import utc_now
-from monitor.commands._common import Command, add_config_argument, fmt_time, load
+from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store
 from monitor.config import Config
 from monitor.daemon import DEFAULT_STOP_TIMEOUT_S, DaemonOptions, request_reload, run
 from monitor.errors import MonitorError
 from monitor.health import parse_address
 from monitor.schedule import check_schedules
-from storage import SourceState, open_store
+from storage import SourceState
 
 __all__ = ["COMMANDS", "pid_lock", "pid_path", "running_pid", "status_rows"]
 
@@ -165,13 +165,10 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 def status_rows(config: Config) -> list[dict[str, Any]]:
     """Return one record per configured source (then per stored source no longer configured), from the store."""
-    store = open_store(config.database)
-    try:
+    with opened_store(config) as store:
         states = {state.source_id: state for state in store.source_states()}
         ids = [source.id for source in config.sources] + sorted(states.keys() - {s.id for s in config.sources})
         articles = {source_id: len(store.articles(source_id)) for source_id in ids}
-    finally:
-        store.close()
     configured = {source.id for source in config.sources}
     return [_row(sid, states.get(sid), articles[sid], sid in configured) for sid in ids]
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from monitor.commands._common import (
     Command,
     add_config_argument,
     fmt_time,
     load,
+    opened_store,
     parse_since,
     use_colour,
     write_records,
@@ -20,7 +19,7 @@ from monitor.config import EVENT_TYPES
 from monitor.content import DIFF_FIELDS, FieldDiff, diff_text
 from monitor.errors import ConfigError
 from monitor.extract import normalise_url
-from storage import ArticleState, Store, VersionRecord, open_store
+from storage import ArticleState, Store, VersionRecord
 
 __all__ = ["COMMANDS", "EXPORT_FIELDS"]
 
@@ -38,15 +37,6 @@ EXPORT_FIELDS = [
 ]
 
 
-@contextmanager
-def _store(path: str) -> Iterator[Store]:
-    store = open_store(load(path).database)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
@@ -54,7 +44,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with _store(args.config) as store:
+    with opened_store(load(args.config)) as store:
         rows = [
             {
                 "source": article.source_id,
@@ -84,7 +74,7 @@ def _events_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _events(args: argparse.Namespace) -> int:
     since = parse_since(args.since)
-    with _store(args.config) as store:
+    with opened_store(load(args.config)) as store:
         out = sys.stdout.buffer
         for event in store.events(since=since, type=args.type, source_id=args.source):
             out.write(event.body + b"\n")
@@ -122,7 +112,7 @@ def _words(runs: tuple[str, ...]) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    with _store(args.config) as store:
+    with opened_store(load(args.config)) as store:
         article = _find(store, args.url, args.config)
         versions = store.versions(article.id or 0)
     print(f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}")
@@ -151,7 +141,7 @@ def _render(change: FieldDiff, colour: bool) -> str:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    with _store(args.config) as store:
+    with opened_store(load(args.config)) as store:
         article = _find(store, args.url, args.config)
         newer = args.to_version or article.version
         older = args.from_version or max(1, newer - 1)
