@@ -288,8 +288,13 @@ class Fetcher:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 gate.next_start = time.monotonic() + gate.delay_s
-            async with self._global:
-                yield
+            try:
+                async with self._global:
+                    yield
+            finally:
+                # The delay also counts from the end of a request, so a slow or late request cannot make the
+                # next one arrive at the server sooner than `host_delay` after it.
+                gate.next_start = max(gate.next_start, time.monotonic() + gate.delay_s)
 
     async def _robots_allow(self, source: Source, url: str) -> bool:
         parts = urlsplit(url)
