@@ -89,35 +89,23 @@ def write_config(
         text = re.sub(rf"(?m)^{key} = .*\n", "", text)
     text = text.replace("[monitor]\n", "[monitor]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()), 1)
     if source_overrides:
-        text = _override_source_tables(text, source_overrides)
+        text = _override_tables(text, "[[sources]]\n", "[sources.", source_overrides)
     if article_overrides:
-        text = _override_article_tables(text, article_overrides)
+        text = _override_tables(text, "[sources.article]\n", "\n[", article_overrides)
     path = tmp_path / "sources.toml"
     path.write_text(text + "\n" + extra, encoding="utf-8")
     return path
 
 
-def _override_source_tables(text: str, overrides: dict[str, str]) -> str:
-    """Set keys in every [[sources]] table (before its sub-tables), replacing the shipped values."""
-    head, *tables = text.split("[[sources]]\n")
+def _override_tables(text: str, header: str, end: str, overrides: dict[str, str]) -> str:
+    """Set keys in every table that starts with `header` (up to `end`), replacing the shipped values."""
+    head, *tables = text.split(header)
     out = [head]
     for table in tables:
-        own, sep, rest = table.partition("[sources.")
+        own, sep, rest = table.partition(end)
         kept = [line for line in own.split("\n") if line.split(" = ")[0] not in overrides]
         out.append("\n".join([*(f"{k} = {v}" for k, v in overrides.items()), *kept]) + sep + rest)
-    return "[[sources]]\n".join(out)
-
-
-def _override_article_tables(text: str, overrides: dict[str, str]) -> str:
-    """Set keys in every [sources.article] table, replacing the shipped values."""
-    head, *tables = text.split("[sources.article]\n")
-    out = [head]
-    for table in tables:
-        body, sep, rest = table.partition("\n[")
-        kept = [line for line in body.split("\n") if line.split(" = ")[0] not in overrides]
-        added = [f"{k} = {v}" for k, v in overrides.items()]
-        out.append("\n".join(added + kept) + sep + rest)
-    return "[sources.article]\n".join(out)
+    return header.join(out)
 
 
 RunCli = Callable[..., tuple[int, str, str]]
