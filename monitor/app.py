@@ -1,4 +1,4 @@
-"""Open and close what a run needs, in one place: the store, the one HTTP client, the fetcher and the pipeline."""
+"""Open and close what a run needs, in one place: the store, the HTTP transport and client, fetcher, pipeline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from monitor.config import Config
-from monitor.fetch import Fetcher, FetchObserver, build_client
+from monitor.fetch import Fetcher, FetchObserver, build_client, build_transport
 from monitor.pipeline import Pipeline
 from storage import Store, open_store
 
@@ -41,8 +41,9 @@ async def open_app(
     """Open the store and the HTTP client, yield them wired together, and close both in reverse order."""
     store = open_store(config.database)
     try:
-        async with build_client(config.http) as client:
-            fetcher = Fetcher(client, config.http, observer=observer)
+        transport = build_transport(config.http)
+        async with build_client(config.http, transport) as client:  # closing the client closes the transport
+            fetcher = Fetcher(transport, config.http, observer=observer)
             yield App(config, store, client, fetcher, Pipeline(config, store, fetcher, clock), clock)
     finally:
         store.close()

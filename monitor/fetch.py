@@ -28,8 +28,9 @@ from monitor.errors import (
     RobotsDeniedError,
 )
 from monitor.retry_after import parse_retry_after
+from monitor.transport import Http11Transport
 
-__all__ = ["FetchObserver", "Fetcher", "Page", "build_client"]
+__all__ = ["FetchObserver", "Fetcher", "Page", "build_client", "build_transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ MAX_RETRY_AFTER_S = 60.0
 ROBOTS_TTL_S = 3600.0
 ROBOTS_MAX_BYTES = 512 * 1024
 KEEPALIVE_EXPIRY_S = 5.0
-MAX_IDLE_ORIGINS = 64
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 FetchObserver = Callable[[str, str, str, float], None]
 """Called after every request with (source id, kind, outcome, seconds); outcome is a status or an error name."""
@@ -65,97 +66,27 @@ class Page:
         return self.status == 304
 
 
-def build_client(http: HttpSettings) -> httpx.AsyncClient:
-    """Return the one long-lived client: pooled connections, our User-Agent, no redirect following (we do it)."""
-    seconds = http.timeout.total_seconds()
+def build_transport(http: HttpSettings) -> Http11Transport:
+    """Return the one long-lived transport: keep-alive connections pooled per origin, one TLS context."""
     # Requests in flight are capped by the Fetcher's semaphores (`concurrency`, `host_concurrency`), not by the
-    # pool: a pool capped at `concurrency` closes an idle connection to one host to open one to another, so a check
-    # of more hosts than that would pay a TCP handshake per request.
-    limits = httpx.Limits(
-        max_connections=None, max_keepalive_connections=http.concurrency, keepalive_expiry=KEEPALIVE_EXPIRY_S
-    )
+    # pool, which only bounds the idle connections it keeps.
+    return Http11Transport(keepalive_expiry=KEEPALIVE_EXPIRY_S, max_idle_per_origin=http.concurrency)
+
+
+def build_client(http: HttpSettings, transport: Http11Transport) -> httpx.AsyncClient:
+    """Return an httpx client on the shared transport (for webhooks): our User-Agent, no redirect following."""
     return httpx.AsyncClient(
-        headers={"User-Agent": http.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"},
-        timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
-        transport=_PoolPerOrigin(limits),
+        headers={"User-Agent": http.user_agent},
+        timeout=_timeout(http),
+        transport=transport,
         follow_redirects=False,
         trust_env=False,
     )
 
 
-_Origin = tuple[bytes, bytes, int | None]
-
-
-class _PoolPerOrigin(httpx.AsyncBaseTransport):
-    """One connection pool per origin (scheme, host, port), all sharing one TLS context.
-
-    httpcore's pool walks every connection it holds, checking each idle one for expiry, on each request and each
-    response; one pool for every host makes a request cost O(all open connections), one per origin O(its own).
-    Pools of at most MAX_IDLE_ORIGINS origins are kept: the least recently used with nothing in flight are closed,
-    so a check of thousands of hosts does not hold a socket open to each.
-    """
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self._limits = limits
-        self._tls = httpx.create_ssl_context(trust_env=False)  # built once: loading the CA bundle takes ~25 ms
-        self._pools: dict[_Origin, httpx.AsyncHTTPTransport] = {}  # least recently used first
-        self._in_flight: dict[_Origin, int] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        origin = (url.raw_scheme, url.raw_host, url.port)
-        pool = self._pools.pop(origin, None)
-        if pool is None:
-            await self._close_idle(MAX_IDLE_ORIGINS - 1)
-            pool = httpx.AsyncHTTPTransport(verify=self._tls, trust_env=False, limits=self._limits)
-        self._pools[origin] = pool
-        self._in_flight[origin] = self._in_flight.get(origin, 0) + 1
-        try:
-            response = await pool.handle_async_request(request)
-        except BaseException:
-            self._done(origin)
-            raise
-        if isinstance(response.stream, httpx.AsyncByteStream):
-            response.stream = _Tracked(response.stream, lambda: self._done(origin))
-        return response
-
-    def _done(self, origin: _Origin) -> None:
-        left = self._in_flight.pop(origin) - 1
-        if left:
-            self._in_flight[origin] = left
-
-    async def _close_idle(self, keep: int) -> None:
-        while len(self._pools) > keep:
-            # Looked up afresh after each await: another request may have taken an origin up meanwhile.
-            origin = next((o for o in self._pools if o not in self._in_flight), None)
-            if origin is None:
-                return
-            await self._pools.pop(origin).aclose()
-
-    async def aclose(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.aclose()
-
-
-class _Tracked(httpx.AsyncByteStream):
-    """A response body that reports when it is closed (its connection is then back in its pool)."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, on_close: Callable[[], None]) -> None:
-        self._stream = stream
-        self._on_close: Callable[[], None] | None = on_close
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            on_close, self._on_close = self._on_close, None
-            if on_close is not None:
-                on_close()
+def _timeout(http: HttpSettings) -> httpx.Timeout:
+    seconds = http.timeout.total_seconds()
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 @dataclass(slots=True)
@@ -177,12 +108,14 @@ class Fetcher:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         http: HttpSettings,
         *,
         observer: FetchObserver | None = None,
     ) -> None:
-        self._client = client
+        self._transport = transport
+        self._headers = {"User-Agent": http.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        self._extensions = {"timeout": _timeout(http).as_dict()}
         self._http = http
         self._backoff_s = http.retry_backoff.total_seconds()
         self._observer = observer
@@ -260,7 +193,10 @@ class Fetcher:
         self, source: Source, url: str, headers: dict[str, str], max_bytes: int | None
     ) -> tuple[int, httpx.Headers, bytes]:
         cap = max_bytes or self._http.max_body_bytes
-        async with self._client.stream("GET", url, headers=headers) as response:
+        # The transport is called directly (httpx.AsyncClient's cookie jar, auth and hooks are not wanted here).
+        request = httpx.Request("GET", url, headers={**self._headers, **headers}, extensions=self._extensions)
+        response = await self._transport.handle_async_request(request)
+        try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
                 raise FetchTooLargeError(
@@ -274,6 +210,8 @@ class Fetcher:
                     raise FetchTooLargeError(f"body is over the {cap}-byte cap", source_id=source.id, url=url)
                 chunks.append(chunk)
             return response.status_code, response.headers, b"".join(chunks)
+        finally:
+            await response.aclose()
 
     @asynccontextmanager
     async def _slot(self, host: str, source: Source) -> AsyncIterator[None]:

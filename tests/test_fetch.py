@@ -23,7 +23,7 @@ from monitor.errors import (
     FetchTooLargeError,
     RobotsDeniedError,
 )
-from monitor.fetch import Fetcher, build_client
+from monitor.fetch import Fetcher, build_transport
 
 T = TypeVar("T")
 ZH_ARTICLE = "fmprc/zh_article_t1793459_fyrbt-statement_2020-06-30.html"
@@ -36,15 +36,18 @@ def setup(ministry: Ministry, tmp_path: Path, **monitor: str) -> tuple[Config, S
 
 
 def run(config: Config, body: Callable[[Fetcher], Awaitable[T]], observed: Observed | None = None) -> T:
-    """Run `body` with a real Fetcher on a real client (closed afterwards)."""
+    """Run `body` with a real Fetcher on a real transport (closed afterwards)."""
 
     def observe(source_id: str, kind: str, outcome: str, seconds: float) -> None:
         if observed is not None:
             observed.append((source_id, kind, outcome, seconds))
 
     async def main() -> T:
-        async with build_client(config.http) as client:
-            return await body(Fetcher(client, config.http, observer=observe))
+        transport = build_transport(config.http)
+        try:
+            return await body(Fetcher(transport, config.http, observer=observe))
+        finally:
+            await transport.aclose()
 
     return asyncio.run(main())
 
