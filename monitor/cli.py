@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from monitor.commands import COMMANDS
+from monitor.commands import COMMANDS, load_command
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import LOG_FORMATS, configure_logging
 from storage import StorageError
@@ -17,22 +17,41 @@ from storage import StorageError
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with every registered command."""
-    parser = argparse.ArgumentParser(prog="monitor", description="Watch government ministry news pages.")
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser: every command listed, the arguments of the one `argv` names (or of all)."""
+    parser = _top_level(argparse.ArgumentParser(prog="monitor", description="Watch government ministry news pages."))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = _chosen_command(argv)
+    for name, (_module, help_line) in COMMANDS.items():
+        child = sub.add_parser(name, help=help_line, description=help_line)
+        if chosen is None or name == chosen:  # only the command that runs has its module imported
+            command = load_command(name)
+            command.arguments(child)
+            child.set_defaults(run=command.run)
+    return parser
+
+
+def _top_level(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log every fetch")
     parser.add_argument("--log-format", choices=LOG_FORMATS, default="text", help="log lines as text or JSON")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, command in COMMANDS.items():
-        child = sub.add_parser(name, help=command.help, description=command.help)
-        command.arguments(child)
-        child.set_defaults(run=command.run)
     return parser
+
+
+def _chosen_command(argv: Sequence[str] | None) -> str | None:
+    """Return the command `argv` names, if it names a known one (read with the top-level options only)."""
+    if argv is None:
+        return None
+    pre = _top_level(argparse.ArgumentParser(add_help=False))
+    pre.add_argument("command", nargs="?")
+    known, _rest = pre.parse_known_args(argv)
+    name: str | None = known.command
+    return name if name in COMMANDS else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     configure_logging(args.verbose, args.log_format)
     run: Callable[[argparse.Namespace], int] = args.run
     try:

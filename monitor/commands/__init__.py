@@ -1,16 +1,37 @@
-"""The registry of `monitor` sub-commands: one plain dict, built from each command module's own dict."""
+"""The registry of `monitor` sub-commands: each name's module and help line.
+
+A command's module is imported only when that command runs, so `monitor check` does not pay for importing the
+daemon, the scheduler, the metrics or the demo (a short-lived command's start-up is part of every cron poll).
+"""
 
 from __future__ import annotations
 
-from monitor.commands import check, demo_cli, outbox_cli, service, views
+import importlib
+
 from monitor.commands._common import Command
 
-__all__ = ["COMMANDS", "Command"]
+__all__ = ["COMMANDS", "Command", "load_command"]
 
-COMMANDS: dict[str, Command] = {
-    **check.COMMANDS,
-    **views.COMMANDS,
-    **outbox_cli.COMMANDS,
-    **service.COMMANDS,
-    **demo_cli.COMMANDS,
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("check", "check a config file and exit (2 on any mistake)"),
+    "check": ("check", "poll sources once, store what is new, deliver pending webhooks"),
+    "export": ("views", "write every article's latest version as JSON lines or CSV"),
+    "events": ("views", "write stored events as JSON lines, oldest first"),
+    "history": ("views", "list the versions of one article"),
+    "diff": ("views", "show what changed between two versions of an article"),
+    "deliveries": ("outbox_cli", "list the webhook outbox: what was sent, what waits, what failed"),
+    "redeliver": ("outbox_cli", "re-send events (or every failed delivery) now; exit 1 unless all were delivered"),
+    "webhook-test": ("outbox_cli", "send a signed test event to one webhook; exit 0 on a 2xx answer, else 1"),
+    "run": ("service", "run the daemon: poll every source on schedule and deliver webhooks"),
+    "status": ("service", "show each source's last success, next due time, failures and articles"),
+    "reload": ("service", "make the running daemon re-read its config (SIGHUP)"),
+    "demo": ("demo_cli", "run an offline tour: a simulated ministry site, the service, signed webhooks"),
 }
+"""Sub-command name: (module under monitor.commands, help line)."""
+
+
+def load_command(name: str) -> Command:
+    """Import the module of command `name` and return its Command."""
+    module = importlib.import_module(f"monitor.commands.{COMMANDS[name][0]}")
+    command: Command = module.COMMANDS[name]
+    return command

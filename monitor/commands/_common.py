@@ -31,9 +31,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One `monitor` sub-command: its help line, how to declare its arguments, and what to run."""
+    """One `monitor` sub-command: how to declare its arguments, and what to run (its help line is in the registry)."""
 
-    help: str
     arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
 

@@ -96,6 +96,6 @@ def _check_with_progress(config: Config, args: argparse.Namespace, count: int) -
 
 
 COMMANDS = {
-    "validate": Command("check a config file and exit (2 on any mistake)", _validate_arguments, _validate),
-    "check": Command("poll sources once, store what is new, deliver pending webhooks", _check_arguments, _check),
+    "validate": Command(_validate_arguments, _validate),
+    "check": Command(_check_arguments, _check),
 }

@@ -56,6 +56,4 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {
-    "demo": Command("run an offline tour: a simulated ministry site, the service, signed webhooks", _arguments, _run)
-}
+COMMANDS = {"demo": Command(_arguments, _run)}

@@ -155,16 +155,12 @@ async def _send_test(config: Config, endpoint: Endpoint) -> Attempt:
 
 
 COMMANDS = {
-    "deliveries": Command(
-        "list the webhook outbox: what was sent, what waits, what failed", _deliveries_arguments, _deliveries
-    ),
+    "deliveries": Command(_deliveries_arguments, _deliveries),
     "redeliver": Command(
-        "re-send events (or every failed delivery) now; exit 1 unless all were delivered",
         _redeliver_arguments,
         _redeliver,
     ),
     "webhook-test": Command(
-        "send a signed test event to one webhook; exit 0 on a 2xx answer, else 1",
         _webhook_test_arguments,
         _webhook_test,
     ),

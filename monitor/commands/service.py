@@ -250,9 +250,7 @@ def _clip(text: str) -> str:
 
 
 COMMANDS = {
-    "run": Command("run the daemon: poll every source on schedule and deliver webhooks", _run_arguments, _run),
-    "status": Command(
-        "show each source's last success, next due time, failures and articles", _status_arguments, _status
-    ),
-    "reload": Command("make the running daemon re-read its config (SIGHUP)", _reload_arguments, _reload),
+    "run": Command(_run_arguments, _run),
+    "status": Command(_status_arguments, _status),
+    "reload": Command(_reload_arguments, _reload),
 }

@@ -159,8 +159,8 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "export": Command("write every article's latest version as JSON lines or CSV", _export_arguments, _export),
-    "events": Command("write stored events as JSON lines, oldest first", _events_arguments, _events),
-    "history": Command("list the versions of one article", _article_arguments, _history),
-    "diff": Command("show what changed between two versions of an article", _diff_arguments, _diff),
+    "export": Command(_export_arguments, _export),
+    "events": Command(_events_arguments, _events),
+    "history": Command(_article_arguments, _history),
+    "diff": Command(_diff_arguments, _diff),
 }
