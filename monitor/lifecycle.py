@@ -32,6 +32,7 @@ class Observation:
     etag: str | None = None
     last_modified: str | None = None
     error: str | None = None
+    raw_zlib: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ def _content(
         content_hash=digest,
         raw=None if same_as else obs.raw,
         same_as=same_as,
+        raw_zlib=None if same_as else obs.raw_zlib,
     )
     first = article.version == 0
     article.version, article.content_hash, article.last_changed = version.version, digest, now

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -20,7 +21,7 @@ from monitor.events import article_event, source_event
 from monitor.extract import extract_article, extract_links, is_error_page, looks_like_challenge, normalise_url
 from monitor.fetch import Fetcher, Page
 from monitor.lifecycle import Decision, Observation, decide
-from storage import ArticleState, EventRecord, SourceState, Store
+from storage import ArticleState, EventRecord, SourceState, Store, compress_raw
 
 __all__ = ["Pipeline", "SourceReport"]
 
@@ -53,11 +54,20 @@ class SourceReport:
 class Pipeline:
     """Runs checks of sources against one store and one fetcher; the clock is injected."""
 
-    def __init__(self, config: Config, store: Store, fetcher: Fetcher, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher,
+        clock: Callable[[], datetime],
+        workers: Executor | None = None,
+    ) -> None:
+        """`workers` (threads) read article pages off the event loop; without them pages are read inline."""
         self.config = config
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
+        self._workers = workers
 
     async def check_source(self, source: Source, *, revisit_all: bool = False) -> SourceReport:
         """Check one source once and return what happened; source failures are recorded, not raised."""
@@ -195,24 +205,11 @@ class Pipeline:
             return Observation("failed", error=f"{type(exc).__name__}: {exc.reason}")
         if page.not_modified:
             return Observation("not_modified", etag=article.etag, last_modified=article.last_modified)
-        if self._soft_missing(source, article, page):
+        if _redirected_away(source, article, page):
             return Observation("missing", error=f"error page at {page.final_url}")
-        try:
-            extracted = extract_article(page.body, page.content_type, page.final_url, source)
-        except ExtractError as exc:
-            return Observation("failed", error=str(exc))
-        return Observation("content", extracted, page.body, page.etag, page.last_modified)
-
-    def _soft_missing(self, source: Source, article: ArticleState, page: Page) -> bool:
-        """Return whether a 200 answer is really "gone": the site's error page, or a redirect home or off-site."""
-        if page.redirected_off_site:
-            return True
-        final = normalise_url(page.final_url)
-        if final != article.url:
-            path = urlsplit(final).path
-            if path in ("", "/") or final == normalise_url(source.url):
-                return True
-        return is_error_page(page.body, page.content_type, page.final_url, source)
+        if self._workers is None:
+            return _read_article(source, page)
+        return await asyncio.get_running_loop().run_in_executor(self._workers, _read_article, source, page)
 
     def _apply(self, source: Source, article: ArticleState, observation: Observation, report: SourceReport) -> None:
         now = self._clock()
@@ -281,3 +278,29 @@ class Pipeline:
             if links is not None:
                 state.link_count, state.baseline_done = len(links), True
             self._store.save_source_state(state)
+
+
+def _redirected_away(source: Source, article: ArticleState, page: Page) -> bool:
+    """Return whether a 200 answer came from a redirect home or off the site: the article is gone."""
+    if page.redirected_off_site:
+        return True
+    final = normalise_url(page.final_url)
+    if final == article.url:
+        return False
+    return urlsplit(final).path in ("", "/") or final == normalise_url(source.url)
+
+
+def _read_article(source: Source, page: Page) -> Observation:
+    """Return what a fetched article page says: the site's error page, unreadable, or its content.
+
+    Pure and thread-safe: the pipeline runs it in a worker thread, where parsing (lexbor) and compressing the
+    raw HTML (zlib) release the GIL and so overlap with the event loop's work.
+    """
+    if is_error_page(page.body, page.content_type, page.final_url, source):
+        return Observation("missing", error=f"error page at {page.final_url}")
+    try:
+        extracted = extract_article(page.body, page.content_type, page.final_url, source)
+    except ExtractError as exc:
+        return Observation("failed", error=str(exc))
+    raw_zlib = compress_raw(page.body)
+    return Observation("content", extracted, page.body, page.etag, page.last_modified, raw_zlib=raw_zlib)

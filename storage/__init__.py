@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, Store, VersionRecord
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
+from storage.sql import compress_raw
 
 __all__ = [
     "ArticleState",
@@ -23,6 +24,7 @@ __all__ = [
     "StorageUnavailableError",
     "Store",
     "VersionRecord",
+    "compress_raw",
     "describe_url",
     "open_store",
 ]

@@ -80,6 +80,8 @@ class VersionRecord:
     content_hash: str
     raw: bytes | None = None
     same_as: int | None = None
+    raw_zlib: bytes | None = None
+    """`raw` already compressed with storage.compress_raw (done off the event loop); else the store compresses."""
 
 
 @dataclass(frozen=True, slots=True)

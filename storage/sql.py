@@ -226,7 +226,9 @@ class SqlStore:
 
     def add_version(self, article_id: int, version: VersionRecord) -> None:
         """Append a version to an article's history; raw HTML is stored zlib-compressed."""
-        raw = zlib.compress(version.raw, RAW_COMPRESSION) if version.raw is not None else None
+        raw = version.raw_zlib
+        if raw is None and version.raw is not None:
+            raw = compress_raw(version.raw)
         self._execute(
             "INSERT INTO versions (article_id, version, fetched_at, title, published, body_text, content_hash, raw,"
             " same_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -399,6 +401,11 @@ def _readers(columns: tuple[str, ...]) -> tuple[Callable[[Any], Any] | None, ...
 def _record(kind: Callable[..., Any], columns: tuple[str, ...], row: tuple[Any, ...]) -> Any:
     values = [value if read is None else read(value) for read, value in zip(_readers(columns), row, strict=True)]
     return kind(**dict(zip(columns, values, strict=True)))
+
+
+def compress_raw(raw: bytes) -> bytes:
+    """Return raw HTML compressed as the store keeps it (zlib level 1: fast; HTML still shrinks ~4x)."""
+    return zlib.compress(raw, RAW_COMPRESSION)
 
 
 def _version(row: tuple[Any, ...], raw: bytes | None) -> VersionRecord:
