@@ -8,8 +8,10 @@ callers (and httpx.AsyncClient, which webhooks use) see the same interface as wi
 
 Pools: at most `max_idle_per_origin` idle connections per (scheme, host, port), closed after `keepalive_expiry`
 seconds unused, and idle connections to at most `max_idle_origins` origins (the least recently used are closed),
-so checking thousands of hosts does not hold a socket open to each. A request that fails on a reused connection
-before any answer arrives (the server closed it while idle) is sent once more on a new connection.
+so checking thousands of hosts does not hold a socket open to each. A connection that received anything while idle
+(EOF, or a 408 sent before closing) is not reused: those bytes would be read as the next answer. A request that fails
+on a reused connection before any answer arrives (the server closed it while idle) is sent once more on a new
+connection, unless its body is a stream that cannot be replayed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import httpx
 __all__ = ["Http11Transport"]
 
 READ_SIZE = 64 * 1024
+TLS_SHUTDOWN_TIMEOUT_S = 1.0  # asyncio waits 30 s for a close_notify answer that some servers never send
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
 _Origin = tuple[bytes, str, int]
@@ -49,15 +52,21 @@ class _Connection:
         self.reused = False
 
     def usable(self, now: float, expiry_s: float) -> bool:
-        return now - self.idle_since < expiry_s and not self.reader.at_eof() and not self.writer.is_closing()
+        """Return whether the idle connection is fresh and nothing (bytes or EOF) arrived since its last answer."""
+        # asyncio offers no public peek at a StreamReader's buffer.
+        received = self.reader._buffer or self.reader.at_eof()  # type: ignore[attr-defined]
+        return now - self.idle_since < expiry_s and not received and not self.writer.is_closing()
 
     def reusable(self) -> bool:
-        """Return whether the exchange finished cleanly (an unread end of body already received counts)."""
+        """Return whether the exchange finished cleanly (an unread end of body already received counts).
+
+        Bytes past the end of the response (a body longer than its Content-Length) make it unusable too.
+        """
         with contextlib.suppress(h11.ProtocolError):
             while self.h11.their_state is h11.SEND_BODY:  # e.g. a 304 closed unread: its end is in the buffer
                 if self.h11.next_event() in (h11.NEED_DATA, h11.PAUSED):
                     break
-        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+        return self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE and not self.h11.trailing_data[0]
 
     def close(self) -> None:
         self.writer.close()
@@ -67,10 +76,11 @@ class _Connection:
         target = url.raw_path
         head = h11.Request(method=request.method.encode("ascii"), target=target, headers=request.headers.raw)
         data = self.h11.send(head) or b""
-        if isinstance(request.stream, httpx.AsyncByteStream):
-            async for chunk in request.stream:
-                if chunk:
-                    data += self.h11.send(h11.Data(data=chunk)) or b""
+        if not isinstance(request.stream, httpx.AsyncByteStream):  # else its body would go out empty
+            raise TypeError("Http11Transport needs an async request body (httpx.AsyncByteStream)")
+        async for chunk in request.stream:
+            if chunk:
+                data += self.h11.send(h11.Data(data=chunk)) or b""
         data += self.h11.send(h11.EndOfMessage()) or b""
         self.writer.write(data)
         async with asyncio.timeout(timeout):
@@ -179,14 +189,20 @@ class Http11Transport(httpx.AsyncBaseTransport):
 
     def _idle_connection(self, origin: _Origin) -> _Connection | None:
         idle = self._idle.get(origin)
+        if idle is None:
+            return None
         now = time.monotonic()
-        while idle:
+        found = None
+        while idle and found is None:
             conn = idle.pop()
             if conn.usable(now, self._expiry_s):
                 conn.reused = True
-                return conn
-            conn.close()
-        return None
+                found = conn
+            else:
+                conn.close()
+        if not idle:
+            del self._idle[origin]  # an origin with no idle connection left must not take a slot in the cap
+        return found
 
     async def _connect(self, origin: _Origin, timeout: float | None) -> _Connection:
         scheme, host, port = origin
@@ -194,7 +210,12 @@ class Http11Transport(httpx.AsyncBaseTransport):
         with _mapped(read=False, connecting=True):
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, ssl=tls, server_hostname=host if tls else None, limit=READ_SIZE
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls else None,
+                    ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT_S if tls else None,
+                    limit=READ_SIZE,
                 )
         return _Connection(reader, writer)
 
