@@ -33,6 +33,8 @@ class Observation:
     last_modified: str | None = None
     error: str | None = None
     raw_zlib: bytes | None = None
+    content_hash: str | None = None
+    """content.content_hash of `extracted`, when the caller already computed it (off the event loop)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ def _content(
     now: datetime,
     restored: bool,
 ) -> Decision:
-    digest = content_hash(extracted.title, extracted.published, extracted.text)
+    digest = obs.content_hash or content_hash(extracted.title, extracted.published, extracted.text)
     article.etag, article.last_modified = obs.etag, obs.last_modified
     article.doc_id = extracted.doc_id or article.doc_id
     article.next_fetch_at = next_revisit(article, source, now)

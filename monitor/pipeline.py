@@ -16,6 +16,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from monitor.config import Config, Source
+from monitor.content import content_hash
 from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusError
 from monitor.events import article_event, source_event
 from monitor.extract import extract_article, extract_links, is_error_page, looks_like_challenge, normalise_url
@@ -294,7 +295,8 @@ def _read_article(source: Source, page: Page) -> Observation:
     """Return what a fetched article page says: the site's error page, unreadable, or its content.
 
     Pure and thread-safe: the pipeline runs it in a worker thread, where parsing (lexbor) and compressing the
-    raw HTML (zlib) release the GIL and so overlap with the event loop's work.
+    raw HTML (zlib) release the GIL and so overlap with the event loop's work; hashing here keeps the event
+    loop's own share of each page small.
     """
     if is_error_page(page.body, page.content_type, page.final_url, source):
         return Observation("missing", error=f"error page at {page.final_url}")
@@ -302,5 +304,12 @@ def _read_article(source: Source, page: Page) -> Observation:
         extracted = extract_article(page.body, page.content_type, page.final_url, source)
     except ExtractError as exc:
         return Observation("failed", error=str(exc))
-    raw_zlib = compress_raw(page.body)
-    return Observation("content", extracted, page.body, page.etag, page.last_modified, raw_zlib=raw_zlib)
+    return Observation(
+        "content",
+        extracted,
+        page.body,
+        page.etag,
+        page.last_modified,
+        raw_zlib=compress_raw(page.body),
+        content_hash=content_hash(extracted.title, extracted.published, extracted.text),
+    )
