@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import shutil
 import sqlite3
 import sys
@@ -10,7 +11,7 @@ from typing import Any
 
 from bench.measure import Run, run_measured
 from bench.rivals import clean_env
-from bench.site import Layout, write_monitor_config
+from bench.site import ROOT, Layout, write_monitor_config
 
 __all__ = ["BENCH_MONITOR", "BENCH_SOURCE", "Monitor", "use_checkout"]
 
@@ -29,6 +30,18 @@ def use_checkout(root: Path | None) -> None:
     """Run `python -m monitor` from another checkout (e.g. an export of the code before a change), or this one."""
     global _checkout
     _checkout = root
+
+
+def compile_checkout(root: Path | None = None) -> None:
+    """Write the bytecode of `monitor` and `storage` in a checkout, as `pip install` does for an installed copy.
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE=1 (as on our machines) would otherwise compile every
+    module from source on each start, ~0.1 s of CPU that no installed program pays (urlwatch's venv has its
+    bytecode). Stale .pyc files are rewritten (compileall checks the source's mtime).
+    """
+    base = root or _checkout or ROOT
+    for package in ("monitor", "storage"):
+        compileall.compile_dir(base / package, quiet=1)
 
 
 def monitor_env(workdir: Path, checkout: Path | None = None) -> dict[str, str]:
@@ -55,6 +68,7 @@ class Monitor:
         checkout: Path | None = None,
     ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
+        compile_checkout(checkout)
         self.workdir = workdir
         self.checkout = checkout
         self.database = workdir / "monitor.db"
