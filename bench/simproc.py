@@ -12,7 +12,8 @@ from types import TracebackType
 from typing import Any
 
 from bench.site import Layout, build_site, publish
-from monitor.simulator import SimServer, SimSite
+from monitor.simserver import SimServer
+from monitor.simulator import SimSite
 
 __all__ = ["SimProcess"]
 

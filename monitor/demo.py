@@ -23,7 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from monitor.simulator import SimServer, SimSite, load_fixture_site
+from monitor.simfixtures import load_fixture_site
+from monitor.simserver import SimServer
+from monitor.simulator import SimSite
 from monitor.sitegen import en_listing, replace_once
 
 __all__ = ["Delivery", "run_demo"]

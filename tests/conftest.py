@@ -12,7 +12,9 @@ import psycopg
 import pytest
 
 from monitor.cli import main
-from monitor.simulator import FixtureRow, SimServer, SimSite, load_fixture_site
+from monitor.simfixtures import FixtureRow, load_fixture_site
+from monitor.simserver import SimServer
+from monitor.simulator import SimSite
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

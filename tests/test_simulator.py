@@ -1,4 +1,4 @@
-"""Tests for monitor.simulator: real httpx requests against a running SimServer."""
+"""Tests for monitor.simulator, monitor.simserver and monitor.simfixtures: real httpx requests against a SimServer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.simulator import FixtureRow, SimServer, SimSite, load_fixture_site
+from monitor.simfixtures import FixtureRow, load_fixture_site
+from monitor.simserver import SimServer
+from monitor.simulator import SimSite
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FMPRC_EN_DIR = "/mfa_eng/xwfw_665399/s2510_665401/2511_665403/"
