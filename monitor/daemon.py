@@ -1,7 +1,8 @@
 """The long-running service behind `monitor run`: poll every source on its schedule, deliver webhooks, serve probes.
 
-The only module that touches the event loop, signals and APScheduler. Startup and shutdown are one async context
-manager (`open_daemon`); each scheduled job is the thin `Daemon.run_source(source_id)`.
+The only module that touches the event loop and signals. Startup and shutdown are one async context manager
+(`open_daemon`); a timetable task starts each poll as it falls due, a few per host at once (`Admission`), and each
+poll is the thin `Daemon.run_source(source_id)`.
 """
 
 from __future__ import annotations
@@ -14,17 +15,13 @@ import os
 import random
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
-from apscheduler.triggers.base import BaseTrigger
-
+from monitor.admission import POLLS_PER_HOST_SLOT, Admission
 from monitor.app import App, open_app
 from monitor.config import Config, Source, load_config
 from monitor.config_change import compare_configs
@@ -34,7 +31,7 @@ from monitor.health import TEXT, Response, bound_address, start_health_server
 from monitor.metrics import CONTENT_TYPE, Metrics, poll_outcome
 from monitor.outbox import Outbox
 from monitor.pipeline import SourceReport
-from monitor.schedule import Schedule, check_schedules, first_run, next_run
+from monitor.schedule import Schedule, Timetable, check_schedules, first_run
 from storage import SourceState, StorageError, describe_url
 
 __all__ = ["DEFAULT_STOP_TIMEOUT_S", "Daemon", "DaemonOptions", "open_daemon", "request_reload", "run", "serve"]
@@ -44,12 +41,15 @@ logger = logging.getLogger(__name__)
 DEFAULT_STOP_TIMEOUT_S = 10.0
 # The store does not reconnect by itself: after this long unreachable the daemon exits 1 for its supervisor.
 DEFAULT_STORE_DOWN_EXIT_S = 120.0
+# The outbox is woken as soon as a poll stores events; this periodic look catches the rest (deliveries requeued by
+# `monitor redeliver` or written by `monitor check` in another process).
 OUTBOX_POLL_S = 1.0
 OUTBOX_RESTART_S = 5.0
 CANCEL_GRACE_S = 2.0
 # Timers run on the monotonic clock, which stands still while the machine sleeps: re-check due times this often.
 WAKE_S = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_REPORT_FIELDS = tuple(field.name for field in dataclasses.fields(SourceReport))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,24 +66,6 @@ def request_reload(pid: int) -> None:
     os.kill(pid, signal.SIGHUP)
 
 
-class _SourceTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler 3 ships no type hints
-    """An APScheduler trigger that asks the pure schedule maths when a source is next due."""
-
-    __slots__ = ("description", "schedule")
-
-    def __init__(self, source: Source, schedule: Schedule) -> None:
-        self.schedule = schedule
-        self.description = f"cron {source.cron!r} {source.timezone}" if source.cron else f"every {source.interval}"
-
-    def __str__(self) -> str:
-        return self.description
-
-    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
-        if previous_fire_time is None:
-            return first_run(self.schedule, now=now, last_attempt=None, spread=random.random())
-        return next_run(self.schedule, previous=previous_fire_time, now=now, spread=random.random())
-
-
 class Daemon:
     """Polls the configured sources on schedule and delivers webhooks until it is stopped."""
 
@@ -91,9 +73,13 @@ class Daemon:
         self._app = app
         self._metrics = metrics
         self._options = options
-        self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._polls: set[asyncio.Task[Any]] = set()
+        self._timetable = Timetable(random.random)
+        self._admission = Admission()
+        self._tick = asyncio.Event()
+        self._scheduler_task: asyncio.Task[None] | None = None
+        self._polls: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self._outbox: Outbox | None = None
         self._outbox_stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
         self._store_down_since: float | None = None
@@ -104,56 +90,104 @@ class Daemon:
         return self._app.config
 
     def start(self) -> None:
-        """Start the scheduler with one job per source, and the webhook delivery task."""
+        """Schedule every source and start the timetable task and the webhook delivery task."""
         schedules = check_schedules(self.config)
         states = {state.source_id: state for state in self._app.store.source_states()}
-        self._scheduler.start()
-        for source in self.config.sources:
-            self._schedule(source, schedules[source.id], states.get(source.id))
-        self._metrics.track_sources(self.config.sources, states.values())
+        self._schedule(self.config.sources, schedules, states)
+        del states  # thousands of records, not needed past start-up
+        self._metrics.track_sources(source.id for source in self.config.sources)
+        self._scheduler_task = asyncio.create_task(self._run_timetable(), name="monitor-scheduler")
+        self._scheduler_task.add_done_callback(_report_end("scheduling"))
         self._outbox_task = asyncio.create_task(self._deliver(), name="monitor-outbox")
-        self._outbox_task.add_done_callback(_report_outbox_end)
+        self._outbox_task.add_done_callback(_report_end("webhook delivery"))
         sizes = (len(self.config.sources), len(self.config.webhooks), describe_url(self.config.database), os.getpid())
         logger.info("running: %d sources, %d webhooks, database %s, pid %d", *sizes)
 
-    def _schedule(self, source: Source, schedule: Schedule, state: SourceState | None) -> None:
-        last_attempt = state.last_attempt if state is not None else None
-        due = first_run(schedule, now=self._app.clock(), last_attempt=last_attempt, spread=random.random())
-        self._scheduler.add_job(
-            self.run_source,
-            _SourceTrigger(source, schedule),
-            args=(source.id,),
-            id=source.id,
-            name=f"poll {source.id}",
-            max_instances=1,  # never two polls of one source at once
-            coalesce=True,  # runs missed during a sleep or a pause become one
-            misfire_grace_time=None,  # ... which runs however late it is
-            next_run_time=due,
-            replace_existing=True,
-        )
-        self._save_next_due(source)
-
-    def _save_next_due(self, source: Source) -> None:
-        """Record when the source is next due, for `monitor status` (best effort: a store error is logged)."""
-        job = self._scheduler.get_job(source.id)
+    def _schedule(
+        self, sources: Sequence[Source], schedules: Mapping[str, Schedule], states: Mapping[str, SourceState]
+    ) -> None:
+        """Put sources in the timetable (a restart keeps the last attempt's spacing) and record their next due."""
+        now = self._app.clock()
+        for source in sources:
+            state, schedule = states.get(source.id), schedules[source.id]
+            last = state.last_attempt if state is not None else None
+            due = first_run(schedule, now=now, last_attempt=last, spread=random.random())
+            self._timetable.put(source.id, schedule, due)
+        self._tick.set()
         try:
-            state = self._app.store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
-            state.next_due = job.next_run_time if job is not None else None
-            self._app.store.save_source_state(state)
+            with self._app.store.transaction():
+                for source in sources:
+                    self._save_next_due(source, states.get(source.id))
+        except StorageError as exc:
+            logger.warning("could not record when %d sources are next due: %s", len(sources), exc)
+
+    def _save_next_due(self, source: Source, state: SourceState | None) -> None:
+        """Record when the source is next due, for `monitor status`."""
+        state = state or SourceState(source.id, name=source.name, url=source.url)
+        state.next_due = self._timetable.due_at(source.id)
+        self._app.store.save_source_state(state)
+
+    def _note_next_due(self, source: Source) -> None:
+        """Record the next due time of a source about to be polled (best effort: a store error is logged).
+
+        It is written before the poll because the pipeline reads the source's state at its start and saves the
+        whole record at its end: written after, it would be overwritten.
+        """
+        try:
+            self._save_next_due(source, self._app.store.source_state(source.id))
         except StorageError as exc:
             logger.warning("source %s: could not record the next due time: %s", source.id, exc)
 
+    async def _run_timetable(self) -> None:
+        """Start each source's poll as it falls due; sleep until the next due time, a change, or at most WAKE_S."""
+        while not self._stopping:
+            now = self._app.clock()
+            for source_id in self._timetable.pop_due(now):
+                self._dispatch(source_id)
+            due = self._timetable.next_due()
+            wait_s = WAKE_S if due is None else min(max((due - now).total_seconds(), 0.0), WAKE_S)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._tick.wait()
+            self._tick.clear()
+
+    def _dispatch(self, source_id: str) -> None:
+        """Start a poll that fell due, or queue it behind its host's running polls; skip it if one is under way."""
+        if source_id in self._polls or source_id in self._admission:
+            logger.warning("poll %s skipped: the previous poll of it has not finished", source_id)
+            return
+        try:
+            source = self.config.source(source_id)
+        except ConfigError:
+            return  # removed by a reload
+        host = (urlsplit(source.url).hostname or "").lower()
+        if self._admission.admit(source_id, host, source.host_concurrency * POLLS_PER_HOST_SLOT):
+            self._start_poll(source_id, host)
+
+    def _start_poll(self, source_id: str, host: str) -> None:
+        self._polls[source_id] = asyncio.create_task(self._poll(source_id, host), name=f"poll {source_id}")
+
+    async def _poll(self, source_id: str, host: str) -> None:
+        try:
+            await self.run_source(source_id)
+        finally:
+            del self._polls[source_id]
+            following = self._admission.release(host)
+            if following is not None and not self._stopping:
+                self._start_poll(following, host)
+
     async def run_source(self, source_id: str) -> None:
-        """Poll one source once (the scheduled job): log one line, count it, and let no error stop the daemon."""
+        """Poll one source once: log one line, count it, wake the outbox if it stored events; never raise."""
         try:
             source = self.config.source(source_id)
         except ConfigError:
             return  # removed by a reload after this run fell due
-        task = _current_task()
-        self._polls.add(task)
         started = time.perf_counter()
+        self._note_next_due(source)
         try:
             report = await self._app.pipeline.check_source(source)
+            if report.events and self._outbox is not None:
+                self._outbox.wake()
             self._finish_poll(source, report, time.perf_counter() - started)
         except asyncio.CancelledError:
             if not self._stopping:
@@ -166,14 +200,12 @@ class Daemon:
         except Exception:  # the daemon's one broad catch: a crash in one source must not stop the others
             logger.exception("poll %s crashed", source_id, extra={"source_id": source_id, "outcome": "crash"})
             self._metrics.observe_crash(source_id)
-        finally:
-            self._polls.discard(task)
 
     def _finish_poll(self, source: Source, report: SourceReport, seconds: float) -> None:
-        self._save_next_due(source)
-        self._metrics.observe_poll(report, self._app.store.source_state(source.id))
+        self._metrics.observe_poll(report)
         outcome = poll_outcome(report)
-        fields = {**dataclasses.asdict(report), "outcome": outcome, "duration_ms": round(seconds * 1000)}
+        fields = {name: getattr(report, name) for name in _REPORT_FIELDS}
+        fields["outcome"], fields["duration_ms"] = outcome, round(seconds * 1000)
         logger.info(
             "poll %s %s links=%d new=%d fetched=%d not_modified=%d failed=%d events=%s %.0fms%s",
             *(source.id, outcome, report.links, report.new, report.fetched, report.not_modified, report.failed),
@@ -189,8 +221,9 @@ class Daemon:
         while not self._stopping:
             stop = self._outbox_stop = asyncio.Event()
             pause_s: float | None = None  # with no webhooks there is nothing to do until a reload
+            outbox = self._outbox = Outbox(self.config, store, self._app.client, self._app.clock)
             try:
-                await Outbox(self.config, store, self._app.client, self._app.clock).run_forever(stop, OUTBOX_POLL_S)
+                await outbox.run_forever(stop, OUTBOX_POLL_S)
             except StorageError as exc:
                 logger.error("webhook delivery paused by a store error, retrying in %.0fs: %s", OUTBOX_RESTART_S, exc)
                 pause_s = OUTBOX_RESTART_S
@@ -213,11 +246,9 @@ class Daemon:
             return
         self._app.config = self._app.pipeline.config = new
         for source_id in change.removed:
-            with contextlib.suppress(JobLookupError):
-                self._scheduler.remove_job(source_id)
-        for source_id in change.rescheduled:
-            self._schedule(new.source(source_id), schedules[source_id], states.get(source_id))
-        self._metrics.track_sources(new.sources, states.values())
+            self._timetable.remove(source_id)
+        self._schedule([new.source(source_id) for source_id in change.rescheduled], schedules, states)
+        self._metrics.track_sources(source.id for source in new.sources)
         if change.webhooks_changed:
             self._outbox_stop.set()
         self._metrics.observe_reload(True)
@@ -228,9 +259,8 @@ class Daemon:
             logger.warning("reload: %s take effect at the next restart", " and ".join(change.restart_needed))
 
     def wake(self) -> None:
-        """Make the scheduler look at the wall clock now (after a system sleep its timers are late)."""
-        if self._scheduler.state == STATE_RUNNING:
-            self._scheduler.wakeup()
+        """Make the timetable task look at the wall clock now (after a system sleep its timers are late)."""
+        self._tick.set()
 
     def store_lost(self) -> bool:
         """Return whether the store has failed every check for `store_down_exit_s` (logging when it goes)."""
@@ -257,7 +287,7 @@ class Daemon:
     def ready(self) -> Response:
         """The /readyz answer: 200 when the store answers, the scheduler runs and webhook delivery runs."""
         problems = []
-        if self._scheduler.state != STATE_RUNNING:
+        if self._stopping or self._scheduler_task is None or self._scheduler_task.done():
             problems.append("scheduler not running")
         if not self._app.store.ping():
             problems.append("store unreachable")
@@ -268,12 +298,14 @@ class Daemon:
         return 200, TEXT, b"ready\n"
 
     def metrics_page(self) -> Response:
-        """The /metrics answer, with the outbox gauges read from the store at scrape time."""
+        """The /metrics answer, with the outbox and per-source gauges read from the store at scrape time."""
+        states: list[SourceState] | None = None
         try:
             self._metrics.set_outbox(*self._app.store.outbox_summary(self._app.clock()))
+            states = self._app.store.source_states()
         except StorageError as exc:
-            logger.warning("metrics: outbox summary unavailable: %s", exc)
-        return 200, CONTENT_TYPE, self._metrics.render()
+            logger.warning("metrics: the store's figures are unavailable: %s", exc)
+        return 200, CONTENT_TYPE, self._metrics.render(states)
 
     async def stop(self, force: asyncio.Event) -> None:
         """Stop scheduling; give running polls and deliveries until the stop timeout, then abandon what is left."""
@@ -281,10 +313,12 @@ class Daemon:
         loop = asyncio.get_running_loop()
         began = loop.time()
         deadline = began + self._options.stop_timeout_s
-        if self._scheduler.state == STATE_RUNNING:
-            self._scheduler.pause()
+        self._tick.set()  # the timetable task sees `_stopping` and ends
+        dropped = self._admission.clear()
+        if dropped:
+            logger.info("stopping: %d due polls waiting for their host are not started", dropped)
         self._outbox_stop.set()
-        work = set(self._polls) | ({self._outbox_task} if self._outbox_task is not None else set())
+        work = set(self._polls.values()) | {t for t in (self._outbox_task, self._scheduler_task) if t is not None}
         if self._polls:
             logger.info("stopping: giving %d running polls up to %.1fs", len(self._polls), deadline - loop.time())
         left = await _wait_until(work, deadline, force)
@@ -293,21 +327,16 @@ class Daemon:
         if left:
             await asyncio.wait(left, timeout=CANCEL_GRACE_S)
         logger.info("stopped in %.1fs (%d running tasks abandoned)", loop.time() - began, len(left))
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-            await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
 
 
-def _current_task() -> asyncio.Task[Any]:
-    task = asyncio.current_task()
-    if task is None:
-        raise RuntimeError("run_source must run in an asyncio task")
-    return task
+def _report_end(what: str) -> Callable[[asyncio.Task[None]], None]:
+    """Return a done-callback that logs a task ended by an error (the probes then report it as not running)."""
 
+    def report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s stopped by an error", what, exc_info=task.exception())
 
-def _report_outbox_end(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("webhook delivery stopped by an error", exc_info=task.exception())
+    return report
 
 
 async def _wait_until(tasks: set[asyncio.Task[Any]], deadline: float, force: asyncio.Event) -> set[asyncio.Task[Any]]:

@@ -1,11 +1,14 @@
 """The daemon's Prometheus metrics: one registry, the fetch observer, poll/delivery counters, the /metrics text.
 
 prometheus-client is imported only here. Counters count since the process started; gauges are set from the store.
+Series labelled by source are plain numbers in dicts, turned into metric families only when scraped: with
+thousands of sources, one prometheus-client child object (with its locks) per series cost more than the rest of
+the daemon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from prometheus_client import (
@@ -17,8 +20,9 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from monitor.config import Source
 from monitor.fetch import BLOCK_STATUSES
 from monitor.pipeline import SourceReport
 from storage import DeliveryRecord, SourceState, Store
@@ -53,18 +57,20 @@ class Metrics:
         self.registry = r = CollectorRegistry()
         ProcessCollector(registry=r)
         GCCollector(registry=r)
-        self.polls = Counter("monitor_polls", "Polls of a source, by outcome.", ["source", "outcome"], registry=r)
-        self.fetches = Counter(
-            "monitor_fetches",
-            "HTTP requests to sites, by source, kind and outcome.",
-            ["source", "kind", "outcome"],
-            registry=r,
+        self.polls = _Counts("monitor_polls", "Polls of a source, by outcome.", ("source", "outcome"))
+        self.fetches = _Counts(
+            "monitor_fetches", "HTTP requests to sites, by source, kind and outcome.", ("source", "kind", "outcome")
         )
+        self.articles = _Counts(
+            "monitor_articles", "Article changes found, by source and event type.", ("source", "event")
+        )
+        r.register(_CountsCollector((self.polls, self.fetches, self.articles)))
         self.fetch_seconds = Histogram(
-            "monitor_fetch_duration_seconds", "Time per HTTP request.", ["source"], buckets=FETCH_BUCKETS, registry=r
-        )
-        self.articles = Counter(
-            "monitor_articles", "Article changes found, by source and event type.", ["source", "event"], registry=r
+            "monitor_fetch_duration_seconds",
+            "Time per HTTP request, by kind.",
+            ["kind"],
+            buckets=FETCH_BUCKETS,
+            registry=r,
         )
         self.deliveries = Counter(
             "monitor_deliveries",
@@ -77,32 +83,23 @@ class Metrics:
         self.outbox_oldest_s = Gauge(
             "monitor_outbox_oldest_pending_age_seconds", "Age of the oldest pending delivery.", registry=r
         )
-        self.last_success = Gauge(
-            "monitor_source_last_success_timestamp_seconds",
-            "When a poll last succeeded (Unix time).",
-            ["source"],
-            registry=r,
-        )
-        self.failures = Gauge("monitor_source_consecutive_failures", "Failed polls in a row.", ["source"], registry=r)
-        self.failing = Gauge("monitor_source_failing", "1 while a source is reported failing.", ["source"], registry=r)
+        self._sources: tuple[str, ...] = ()
 
     def observe_fetch(self, source_id: str, kind: str, outcome: str, seconds: float) -> None:
         """Count one HTTP request (this is the Fetcher's FetchObserver)."""
-        self.fetches.labels(source_id, kind, fetch_outcome(outcome)).inc()
-        self.fetch_seconds.labels(source_id).observe(seconds)
+        self.fetches.inc((source_id, kind, fetch_outcome(outcome)))
+        self.fetch_seconds.labels(kind).observe(seconds)
 
-    def observe_poll(self, report: SourceReport, state: SourceState | None) -> None:
-        """Count one finished poll and its article events; set the source's gauges from its stored state."""
-        self.polls.labels(report.source_id, poll_outcome(report)).inc()
+    def observe_poll(self, report: SourceReport) -> None:
+        """Count one finished poll and its article events."""
+        self.polls.inc((report.source_id, poll_outcome(report)))
         for event, count in report.events.items():
             if event in ARTICLE_EVENTS:
-                self.articles.labels(report.source_id, event).inc(count)
-        if state is not None:
-            self.set_source_state(state)
+                self.articles.inc((report.source_id, event), count)
 
     def observe_crash(self, source_id: str) -> None:
         """Count a poll that ended in an unexpected error."""
-        self.polls.labels(source_id, "crash").inc()
+        self.polls.inc((source_id, "crash"))
 
     def observe_delivery(self, webhook_id: str, state: str) -> None:
         """Count one recorded delivery attempt by the state it left the delivery in."""
@@ -117,35 +114,104 @@ class Metrics:
         self.outbox_pending.set(pending)
         self.outbox_oldest_s.set(oldest_age_s)
 
-    def set_source_state(self, state: SourceState) -> None:
-        """Set a source's gauges from its stored state."""
-        if state.last_success is not None:
-            self.last_success.labels(state.source_id).set(state.last_success.timestamp())
-        self.failures.labels(state.source_id).set(state.consecutive_failures)
-        self.failing.labels(state.source_id).set(1 if state.failing else 0)
-
-    def track_sources(self, sources: Iterable[Source], states: Iterable[SourceState]) -> None:
-        """Show exactly the configured sources in the per-source gauges, valued from their stored states."""
-        wanted = {source.id for source in sources}
-        for gauge in (self.last_success, self.failures, self.failing):
-            for labels in _label_sets(gauge):
-                if labels[0] not in wanted:
-                    gauge.remove(*labels)
-        known = {state.source_id: state for state in states}
-        for source_id in wanted:
-            self.set_source_state(known.get(source_id) or SourceState(source_id))
+    def track_sources(self, source_ids: Iterable[str]) -> None:
+        """Show exactly these sources (the configured ones) in the per-source gauges."""
+        self._sources = tuple(source_ids)
 
     def counting_deliveries(self, store: Store) -> Store:
         """Return the store for the outbox to use: every delivery outcome it records is also counted here."""
         return cast(Store, _CountingStore(store, self.observe_delivery))
 
-    def render(self) -> bytes:
-        """Return the registry in the Prometheus text format."""
-        return generate_latest(self.registry)
+    def render(self, states: Iterable[SourceState] | None = None) -> bytes:
+        """Return every metric in the Prometheus text format.
+
+        The per-source gauges are valued from `states`, the sources' stored states (a tracked source without one
+        shows 0 failures and no last success); None leaves them out (the store could not be read).
+        """
+        text = generate_latest(self.registry)
+        if states is None:
+            return text
+        gauges = CollectorRegistry(auto_describe=False)
+        gauges.register(_SourceGauges(self._sources, states))
+        return text + generate_latest(gauges)
 
 
-def _label_sets(gauge: Gauge) -> list[tuple[str, ...]]:
-    return [tuple(sample.labels.values()) for family in gauge.collect() for sample in family.samples]
+class _Counts:
+    """A labelled counter kept as numbers by label values: a dict entry per series, not an object with locks."""
+
+    __slots__ = ("documentation", "labels", "name", "values")
+
+    def __init__(self, name: str, documentation: str, labels: tuple[str, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labels = labels
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, labels: tuple[str, ...], amount: float = 1) -> None:
+        self.values[labels] = self.values.get(labels, 0) + amount
+
+    def family(self) -> CounterMetricFamily:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, value in self.values.items():
+            family.add_metric(labels, value)
+        return family
+
+
+class _CountsCollector(Collector):
+    """Turns the per-source counters into metric families when the registry is scraped."""
+
+    def __init__(self, counts: tuple[_Counts, ...]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        for counts in self._counts:
+            yield counts.family()
+
+
+class _SourceGauges(Collector):
+    """The per-source gauges of one scrape, from the stored states: one family at a time, to keep the peak low."""
+
+    def __init__(self, source_ids: tuple[str, ...], states: Iterable[SourceState]) -> None:
+        self._source_ids = source_ids
+        self._states = states
+
+    def collect(self) -> Iterator[Metric]:
+        wanted = set(self._source_ids)
+        known = {state.source_id: state for state in self._states if state.source_id in wanted}
+        self._states = ()
+        yield self._family(
+            "monitor_source_last_success_timestamp_seconds",
+            "When a poll last succeeded (Unix time).",
+            known,
+            lambda state: state.last_success.timestamp() if state.last_success is not None else None,
+        )
+        yield self._family(
+            "monitor_source_consecutive_failures",
+            "Failed polls in a row.",
+            known,
+            lambda state: state.consecutive_failures,
+        )
+        yield self._family(
+            "monitor_source_failing",
+            "1 while a source is reported failing.",
+            known,
+            lambda state: 1 if state.failing else 0,
+        )
+
+    def _family(
+        self,
+        name: str,
+        documentation: str,
+        known: dict[str, SourceState],
+        value: Callable[[SourceState], float | None],
+    ) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(name, documentation, labels=["source"])
+        blank = SourceState("")
+        for source_id in self._source_ids:
+            number = value(known.get(source_id, blank))
+            if number is not None:
+                family.add_metric([source_id], number)
+        return family
 
 
 class _CountingStore:

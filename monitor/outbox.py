@@ -6,7 +6,6 @@ One task per webhook, so a dead receiver never holds up another; one order key's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -114,6 +113,12 @@ class Outbox:
         self._quick_wait = wait_exponential_jitter(
             multiplier=policy.quick_initial_s, max=policy.quick_max_s, jitter=policy.quick_initial_s
         )
+        self._wakers: set[asyncio.Event] = set()
+
+    def wake(self) -> None:
+        """Make `run_forever` look for due deliveries now rather than at its next periodic look (events were stored)."""
+        for waker in self._wakers:
+            waker.set()
 
     async def run_until_idle(self, timeout_s: float) -> OutboxStats:
         """Deliver everything due, waiting for short retries, until nothing is due before `timeout_s` has passed.
@@ -128,8 +133,9 @@ class Outbox:
     async def run_forever(self, stop: asyncio.Event, poll_s: float = 1.0) -> OutboxStats:
         """Deliver deliveries as they fall due, looking at least every `poll_s`, until `stop` is set; return counts.
 
-        A store error is logged and retried after `poll_s`; cancelling the task abandons sends in flight (they stay
-        pending and go again later with the same webhook-id).
+        `wake()` makes it look at once (the daemon calls it when a poll has stored events). A store error is logged
+        and retried after `poll_s`; cancelling the task abandons sends in flight (they stay pending and go again
+        later with the same webhook-id).
         """
         run = _Run(None, stop, poll_s)
         self._fail_unconfigured(run.stats)
@@ -141,14 +147,23 @@ class Outbox:
             await asyncio.sleep(pause_s)
 
     async def _serve_forever(self, endpoint: Endpoint, run: _Run) -> None:
-        while not run.over():
-            try:
-                pause_s = await self._cycle(endpoint, run)
-            except StorageError as exc:
-                # A busy or briefly unreachable database must not end the daemon's delivery loop.
-                logger.warning("webhook %s: outbox store error, retrying in %.1fs: %s", endpoint.id, run.poll_s, exc)
-                pause_s = run.poll_s
-            await _pause(run, run.poll_s if pause_s is None else pause_s)
+        waker = asyncio.Event()
+        self._wakers.add(waker)
+        try:
+            while not run.over():
+                # Cleared before the store is asked: a wake during the cycle makes the pause below end at once.
+                waker.clear()
+                try:
+                    pause_s = await self._cycle(endpoint, run)
+                except StorageError as exc:
+                    # A busy or briefly unreachable database must not end the daemon's delivery loop.
+                    logger.warning(
+                        "webhook %s: outbox store error, retrying in %.1fs: %s", endpoint.id, run.poll_s, exc
+                    )
+                    pause_s = run.poll_s
+                await _pause(run, run.poll_s if pause_s is None else pause_s, waker)
+        finally:
+            self._wakers.discard(waker)
 
     async def _cycle(self, endpoint: Endpoint, run: _Run) -> float | None:
         """Deliver what is due for one webhook; return the seconds to wait before the next cycle, or None: done."""
@@ -271,13 +286,18 @@ def _last_attempt(state: RetryCallState) -> Attempt:
     return attempt
 
 
-async def _pause(run: _Run, seconds: float) -> None:
-    if run.stop is None:
+async def _pause(run: _Run, seconds: float, waker: asyncio.Event | None = None) -> None:
+    """Sleep `seconds`, or less if the run is stopped or `waker` is set."""
+    events = [event for event in (run.stop, waker) if event is not None]
+    if not events:
         await asyncio.sleep(seconds)
         return
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await run.stop.wait()
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _run_all(jobs: Iterable[Awaitable[None]]) -> None:

@@ -1,11 +1,14 @@
 """When a source is next due: every `interval`, or at `cron` times in its zone, plus jitter; pure, no clock.
 
 Times in and out are aware datetimes; the caller passes `now` and a `spread` in [0, 1) that picks the jitter.
+`Timetable` keeps every source's next due time, earliest first, for the daemon to pop as they fall due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,6 +22,7 @@ __all__ = [
     "MAX_INTERVAL_JITTER",
     "CronSpec",
     "Schedule",
+    "Timetable",
     "check_schedules",
     "first_run",
     "next_cron",
@@ -175,13 +179,18 @@ def schedule_for(source: Source) -> Schedule:
 
 
 def check_schedules(config: Config) -> dict[str, Schedule]:
-    """Return each source's schedule by id; raise ConfigError naming a source whose cron expression is unusable."""
+    """Return each source's schedule by id; raise ConfigError naming a source whose cron expression is unusable.
+
+    Sources with the same timing share one Schedule object (thousands of sources often have a handful of schedules).
+    """
     schedules: dict[str, Schedule] = {}
+    shared: dict[Schedule, Schedule] = {}
     for source in config.sources:
         try:
-            schedules[source.id] = schedule_for(source)
+            schedule = schedule_for(source)
         except ValueError as exc:
             raise ConfigError(str(exc), path=config.path, source_id=source.id, key="cron") from exc
+        schedules[source.id] = shared.setdefault(schedule, schedule)
     return schedules
 
 
@@ -214,3 +223,78 @@ def next_run(schedule: Schedule, *, previous: datetime, now: datetime, spread: f
     if due > now:
         return due
     return previous + schedule.interval * ((now - previous) // schedule.interval)
+
+
+@dataclass(slots=True)
+class _Slot:
+    schedule: Schedule
+    due: datetime
+    ticket: int
+
+
+class Timetable:
+    """Every scheduled source's next due time, earliest first; `pop_due(now)` hands out the sources that fell due.
+
+    Pure like the functions above: `now` is a parameter and `spread` (called once per next-run computation) picks
+    the jitter. A source popped is already rescheduled for its next run, so it is never lost from the table.
+    """
+
+    def __init__(self, spread: Callable[[], float]) -> None:
+        self._spread = spread
+        self._slots: dict[str, _Slot] = {}
+        # (due, ticket, source id); an entry whose ticket is no longer its source's is stale and skipped.
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._tickets = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __contains__(self, source_id: object) -> bool:
+        return source_id in self._slots
+
+    def put(self, source_id: str, schedule: Schedule, due: datetime) -> None:
+        """Schedule a source (replacing its previous schedule, if any) to be next due at `due`."""
+        ticket = next(self._tickets)
+        self._slots[source_id] = _Slot(schedule, due, ticket)
+        heapq.heappush(self._heap, (due, ticket, source_id))
+        if len(self._heap) > 2 * len(self._slots) + 64:
+            self._compact()
+
+    def remove(self, source_id: str) -> None:
+        """Stop scheduling a source (nothing happens if it is not scheduled)."""
+        self._slots.pop(source_id, None)
+
+    def due_at(self, source_id: str) -> datetime | None:
+        """Return when a source is next due, or None if it is not scheduled."""
+        slot = self._slots.get(source_id)
+        return slot.due if slot is not None else None
+
+    def next_due(self) -> datetime | None:
+        """Return the earliest due time in the table, or None when it is empty."""
+        while self._heap:
+            due, ticket, source_id = self._heap[0]
+            slot = self._slots.get(source_id)
+            if slot is not None and slot.ticket == ticket:
+                return due
+            heapq.heappop(self._heap)
+        return None
+
+    def pop_due(self, now: datetime) -> list[str]:
+        """Return the sources due by `now`, earliest first, each rescheduled for its first run after `now`.
+
+        Runs missed while nobody looked (a sleep, a pause) coalesce: a source is returned once, however late.
+        """
+        due_ids: list[str] = []
+        while (due := self.next_due()) is not None and due <= now:
+            _due, _ticket, source_id = heapq.heappop(self._heap)
+            schedule = self._slots[source_id].schedule
+            following = due
+            while following <= now:
+                following = next_run(schedule, previous=following, now=now, spread=self._spread())
+            self.put(source_id, schedule, following)
+            due_ids.append(source_id)
+        return due_ids
+
+    def _compact(self) -> None:
+        self._heap = [(slot.due, slot.ticket, source_id) for source_id, slot in self._slots.items()]
+        heapq.heapify(self._heap)

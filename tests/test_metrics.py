@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import Ministry, write_config
+from conftest import Ministry
 from daemonkit import DaemonProcess, daemon_config, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 from receiver import Receiver
 from sitekit import EN_DIR, EN_LIST, en_listing
 
-from monitor.config import load_config
 from monitor.metrics import Metrics, fetch_outcome
 from monitor.pipeline import SourceReport
 from storage import SourceState
@@ -63,24 +61,28 @@ def test_polls_fetches_and_source_gauges_are_exported():
     metrics.observe_fetch("a", "article", "412", 0.03)
     report = SourceReport("a", listing_status=304, events={"article.published": 2, "source.recovered": 1})
     success = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    metrics.observe_poll(report, SourceState("a", last_success=success, consecutive_failures=0))
-    metrics.observe_poll(SourceReport("a", outcome="blocked"), SourceState("a", consecutive_failures=4, failing=True))
+    metrics.observe_poll(report)
+    metrics.observe_poll(SourceReport("a", outcome="blocked"))
     metrics.observe_crash("a")
     metrics.observe_delivery("ops", "delivered")
     metrics.observe_delivery("ops", "pending")
     metrics.observe_reload(False)
     metrics.set_outbox(3, 42.5)
+    metrics.track_sources(["a"])
 
-    samples = parse(metrics.render().decode())
+    samples = parse(
+        metrics.render([SourceState("a", last_success=success, consecutive_failures=4, failing=True)]).decode()
+    )
 
     assert total(samples, "monitor_polls_total", source="a") == 3
     assert total(samples, "monitor_polls_total", outcome="not_modified") == 1
     assert total(samples, "monitor_polls_total", outcome="blocked") == 1
     assert total(samples, "monitor_polls_total", outcome="crash") == 1
-    assert total(samples, "monitor_fetches_total", kind="article", outcome="blocked") == 1
-    assert total(samples, "monitor_fetch_duration_seconds_count", source="a") == 2
-    assert total(samples, "monitor_fetch_duration_seconds_bucket", source="a", le="0.05") == 1
-    assert total(samples, "monitor_articles_total", event="article.published") == 2
+    assert total(samples, "monitor_fetches_total", source="a", kind="article", outcome="blocked") == 1
+    assert total(samples, "monitor_fetch_duration_seconds_count") == 2
+    assert total(samples, "monitor_fetch_duration_seconds_bucket", kind="article", le="0.05") == 1
+    assert total(samples, "monitor_fetch_duration_seconds_bucket", kind="listing", le="0.05") == 0
+    assert total(samples, "monitor_articles_total", source="a", event="article.published") == 2
     assert total(samples, "monitor_articles_total") == 2  # source events are not article changes
     assert total(samples, "monitor_source_last_success_timestamp_seconds", source="a") == success.timestamp()
     assert total(samples, "monitor_source_consecutive_failures", source="a") == 4
@@ -93,21 +95,29 @@ def test_polls_fetches_and_source_gauges_are_exported():
     assert total(samples, "process_resident_memory_bytes") > 0
 
 
-def test_removed_sources_leave_the_per_source_gauges(tmp_path: Path):
+def test_the_source_gauges_show_exactly_the_tracked_sources():
     metrics = Metrics()
-    metrics.set_source_state(SourceState("gone", consecutive_failures=5, failing=True))
-    metrics.set_source_state(SourceState("kept", consecutive_failures=1))
+    metrics.track_sources(["kept", "new"])
+    stored = [SourceState("gone", consecutive_failures=5, failing=True), SourceState("kept", consecutive_failures=2)]
 
-    source = load_config(write_config(tmp_path, "http://127.0.0.1:9")).sources[0]
-    sources = [dataclasses.replace(source, id="kept"), dataclasses.replace(source, id="new")]
+    samples = parse(metrics.render(stored).decode())
 
-    metrics.track_sources(sources, [SourceState("kept", consecutive_failures=2)])
-
-    samples = parse(metrics.render().decode())
-    assert total(samples, "monitor_source_failing", source="gone") == 0
     assert ("monitor_source_failing", (("source", "gone"),)) not in samples
     assert total(samples, "monitor_source_consecutive_failures", source="kept") == 2
+    assert total(samples, "monitor_source_consecutive_failures", source="new") == 0
     assert ("monitor_source_failing", (("source", "new"),)) in samples
+    assert ("monitor_source_last_success_timestamp_seconds", (("source", "new"),)) not in samples  # never succeeded
+
+
+def test_without_the_stored_states_the_source_gauges_are_left_out():
+    metrics = Metrics()
+    metrics.track_sources(["a"])
+    metrics.observe_crash("a")
+
+    samples = parse(metrics.render(None).decode())
+
+    assert total(samples, "monitor_polls_total", source="a", outcome="crash") == 1
+    assert not [name for name, _ in samples if name.startswith("monitor_source_")]
 
 
 def test_metrics_of_the_running_daemon_match_what_the_site_served(ministry: Ministry, tmp_path: Path):
