@@ -4,4 +4,5 @@ import sys
 
 from monitor.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes (spawned) import this module too: they must not run the CLI
+    sys.exit(main())

@@ -193,6 +193,8 @@ class Config:
     sources: tuple[Source, ...]
     webhooks: tuple[Endpoint, ...] = ()
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
+    read_workers: int | None = None
+    """Worker processes that read article pages; None means one per core but one (see monitor.readers)."""
     _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -263,7 +265,17 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         sources=sources,
         webhooks=webhooks,
         check_delivery_timeout=top.duration("check_delivery_timeout", DEFAULT_CHECK_DELIVERY_TIMEOUT),
+        read_workers=_read_workers(top),
     )
+
+
+def _read_workers(top: TableReader) -> int | None:
+    value = top.data.get("read_workers")
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, str):
+        top.fail("read_workers", f'must be "auto" or a number of processes, not {value!r}')
+    return top.integer("read_workers", 0, minimum=0)
 
 
 _MONITOR_KEYS = {
@@ -278,6 +290,7 @@ _MONITOR_KEYS = {
     "host_delay",
     "check_delivery_timeout",
     "retry_backoff",
+    "read_workers",
 }
 _SOURCE_KEYS = {
     "id",

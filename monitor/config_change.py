@@ -43,6 +43,8 @@ def compare_configs(old: Config, new: Config) -> ConfigChange:
     restart_needed = []
     if new.http != old.http:
         restart_needed.append("[monitor] HTTP settings")
+    if new.read_workers != old.read_workers:
+        restart_needed.append("read_workers")
     if any(_host_limits(before[s.id]) != _host_limits(s) for s in kept):
         restart_needed.append("host_concurrency/host_delay")
     return ConfigChange(

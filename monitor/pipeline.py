@@ -10,19 +10,18 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from monitor.config import Config, Source
-from monitor.content import content_hash
 from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusError
 from monitor.events import article_event, source_event
-from monitor.extract import extract_article, extract_links, is_error_page, looks_like_challenge, normalise_url
+from monitor.extract import extract_links, looks_like_challenge, normalise_url
 from monitor.fetch import Fetcher, Page
 from monitor.lifecycle import Decision, Observation, decide
-from storage import ArticleState, EventRecord, SourceState, Store, compress_raw
+from monitor.readers import PageReaders, read_article
+from storage import ArticleState, EventRecord, SourceState, Store
 
 __all__ = ["Pipeline", "SourceReport"]
 
@@ -61,14 +60,14 @@ class Pipeline:
         store: Store,
         fetcher: Fetcher,
         clock: Callable[[], datetime],
-        workers: Executor | None = None,
+        readers: PageReaders | None = None,
     ) -> None:
-        """`workers` (threads) read article pages off the event loop; without them pages are read inline."""
+        """`readers` read article pages in worker processes; without them pages are read inline."""
         self.config = config
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
-        self._workers = workers
+        self._readers = readers
 
     async def check_source(self, source: Source, *, revisit_all: bool = False) -> SourceReport:
         """Check one source once and return what happened; source failures are recorded, not raised."""
@@ -208,9 +207,9 @@ class Pipeline:
             return Observation("not_modified", etag=article.etag, last_modified=article.last_modified)
         if _redirected_away(source, article, page):
             return Observation("missing", error=f"error page at {page.final_url}")
-        if self._workers is None:
-            return _read_article(source, page)
-        return await asyncio.get_running_loop().run_in_executor(self._workers, _read_article, source, page)
+        if self._readers is None:
+            return read_article(source, page)
+        return await self._readers.read(source, page)
 
     def _apply(self, source: Source, article: ArticleState, observation: Observation, report: SourceReport) -> None:
         now = self._clock()
@@ -289,27 +288,3 @@ def _redirected_away(source: Source, article: ArticleState, page: Page) -> bool:
     if final == article.url:
         return False
     return urlsplit(final).path in ("", "/") or final == normalise_url(source.url)
-
-
-def _read_article(source: Source, page: Page) -> Observation:
-    """Return what a fetched article page says: the site's error page, unreadable, or its content.
-
-    Pure and thread-safe: the pipeline runs it in a worker thread, where parsing (lexbor) and compressing the
-    raw HTML (zlib) release the GIL and so overlap with the event loop's work; hashing here keeps the event
-    loop's own share of each page small.
-    """
-    if is_error_page(page.body, page.content_type, page.final_url, source):
-        return Observation("missing", error=f"error page at {page.final_url}")
-    try:
-        extracted = extract_article(page.body, page.content_type, page.final_url, source)
-    except ExtractError as exc:
-        return Observation("failed", error=str(exc))
-    return Observation(
-        "content",
-        extracted,
-        page.body,
-        page.etag,
-        page.last_modified,
-        raw_zlib=compress_raw(page.body),
-        content_hash=content_hash(extracted.title, extracted.published, extracted.text),
-    )

@@ -1,0 +1,171 @@
+"""Page readers: real worker processes read pages exactly as the event loop would, start late, stop when idle."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import zlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from conftest import FIXTURES, ROOT
+
+from monitor.config import Source, load_config
+from monitor.errors import ConfigError
+from monitor.fetch import Page
+from monitor.lifecycle import Observation
+from monitor.readers import PageReaders, read_article
+
+T = TypeVar("T")
+CONFIG = load_config(ROOT / "config" / "sources.toml")
+EN = CONFIG.source("mfa-en-press")
+ZH = CONFIG.source("mfa-zh-fyrbt")
+EN_ARTICLE = "fmprc/en_article_t1793427_regular-press-conference_2020-06-30.html"
+ZH_ARTICLE = "fmprc/zh_article_t1793459_fyrbt-statement_2020-06-30.html"
+ZH_ERROR = "fmprc/zh_error-page_2020-07-04.html"
+
+# (source, page body, the kind of observation it must give)
+PAGES: dict[str, tuple[Source, bytes, str]] = {
+    "en article": (EN, (FIXTURES / EN_ARTICLE).read_bytes(), "content"),
+    "zh article": (ZH, (FIXTURES / ZH_ARTICLE).read_bytes(), "content"),
+    "zh error page": (ZH, (FIXTURES / ZH_ERROR).read_bytes(), "missing"),
+    "no body": (EN, b"<html><head><title>x</title></head><body><p>nothing here</p></body></html>", "failed"),
+}
+
+
+def page(body: bytes, name: str = "t1793427") -> Page:
+    url = f"https://www.fmprc.gov.cn/mfa_eng/xwfw_665399/s2510_665401/{name}.shtml"
+    return Page(url, url, 200, body, "text/html", '"etag"', "Tue, 30 Jun 2020 10:00:00 GMT")
+
+
+def run(body: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(body())
+
+
+def worker_pids(readers: PageReaders) -> list[int]:
+    pool = readers._pool  # the test looks inside to find the processes to kill
+    assert pool is not None
+    return [process.pid for process in pool._processes.values() if process.pid is not None]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_a_worker_process_reads_a_page_exactly_as_the_event_loop_would(name: str):
+    source, body, kind = PAGES[name]
+    inline = read_article(source, page(body))
+    readers = PageReaders(1, start_after=0)
+
+    async def main() -> Observation:
+        try:
+            return await readers.read(source, page(body))
+        finally:
+            readers.close()
+
+    remote = run(main)
+
+    assert remote == inline
+    assert remote.kind == kind
+    if kind == "content":
+        assert remote.raw == body and remote.raw_zlib is not None and zlib.decompress(remote.raw_zlib) == body
+        assert remote.content_hash and remote.extracted is not None and remote.extracted.text
+
+
+def test_workers_start_only_after_the_first_pages_of_a_burst_and_stop_when_idle():
+    source, body, _kind = PAGES["en article"]
+    readers = PageReaders(1, start_after=3, idle_s=0.3)
+    seen: list[bool] = []
+
+    async def main() -> None:
+        try:
+            for _ in range(3):
+                await readers.read(source, page(body))
+                seen.append(readers.running)
+            await readers.read(source, page(body))  # the fourth page of the burst starts the pool
+            seen.append(readers.running)
+            await asyncio.sleep(1.0)  # idle for longer than idle_s
+            seen.append(readers.running)
+            for _ in range(3):  # a new burst reads its first pages here again
+                await readers.read(source, page(body))
+            seen.append(readers.running)
+        finally:
+            readers.close()
+
+    run(main)
+
+    assert seen == [False, False, False, True, False, False]
+
+
+def test_no_processes_means_every_page_is_read_in_place():
+    source, body, _kind = PAGES["en article"]
+    readers = PageReaders(0, start_after=0)
+
+    async def main() -> list[Observation]:
+        return [await readers.read(source, page(body)) for _ in range(5)]
+
+    results = run(main)
+
+    assert not readers.running
+    assert all(r == read_article(source, page(body)) for r in results)
+
+
+def test_a_killed_worker_loses_no_page_and_the_pool_comes_back():
+    source, body, _kind = PAGES["zh article"]
+    expected = read_article(source, page(body))
+    readers = PageReaders(1, start_after=0)
+    results: list[Observation] = []
+
+    async def main() -> None:
+        try:
+            results.append(await readers.read(source, page(body)))
+            for pid in worker_pids(readers):
+                os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(0.5)  # let the pool notice
+            results.append(await readers.read(source, page(body)))  # read in place, the pool is replaced
+            results.append(await readers.read(source, page(body)))  # by a new pool
+            assert readers.running
+        finally:
+            readers.close()
+
+    run(main)
+
+    assert results == [expected, expected, expected]
+
+
+def test_many_pages_in_flight_at_once_all_come_back_right():
+    pages = [(name, *PAGES[name]) for name in ("en article", "zh article", "zh error page")] * 8
+    readers = PageReaders(2, start_after=0)
+
+    async def main() -> list[Observation]:
+        try:
+            return list(await asyncio.gather(*(readers.read(source, page(body)) for _n, source, body, _k in pages)))
+        finally:
+            readers.close()
+
+    results = run(main)
+
+    assert [r.kind for r in results] == [kind for _n, _s, _b, kind in pages]
+    assert results == [read_article(source, page(body)) for _n, source, body, _k in pages]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("", None), ('read_workers = "auto"', None), ("read_workers = 0", 0), ("read_workers = 3", 3)],
+)
+def test_read_workers_setting(tmp_path: Path, line: str, expected: int | None):
+    path = tmp_path / "sources.toml"
+    path.write_text(f'[monitor]\ndatabase = "sqlite:///{tmp_path}/m.db"\n{line}\n', encoding="utf-8")
+
+    assert load_config(path).read_workers == expected
+
+
+@pytest.mark.parametrize("value", ["-1", '"two"', "1.5"])
+def test_a_bad_read_workers_setting_names_the_key(tmp_path: Path, value: str):
+    path = tmp_path / "sources.toml"
+    path.write_text(f"[monitor]\nread_workers = {value}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert "read_workers" in str(caught.value) and str(path) in str(caught.value)
