@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import sqlite3
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PG_ADMIN, Ministry, RunCli
+from conftest import PG_ADMIN, SHIPPED_CONFIG, Ministry, RunCli
 from daemonkit import DaemonProcess, daemon_config, starts, wait_until
 from receiver import Receiver
 from sitekit import EN_ARTICLES, EN_DIR, EN_LIST, ZH_DIR, en_listing
 
 from monitor import daemon as daemon_module
+from monitor.admission import POLLS_PER_HOST_SLOT
 from monitor.config import load_config
 
 FAST = "t1793427"
@@ -266,6 +268,65 @@ def test_a_database_that_stays_unreachable_ends_the_daemon_with_exit_1(
 
     assert code == 1
     assert time.monotonic() - started < 10
+
+
+def test_a_poll_that_stores_events_wakes_the_outbox(
+    ministry: Ministry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # In-process, with the outbox's periodic look an hour apart: only the wake can deliver within the test.
+    monkeypatch.setattr(daemon_module, "OUTBOX_POLL_S", 3600.0)
+    list_en(ministry, FAST)
+    fast_article = ministry.path_of(EN_ARTICLES[FAST])
+    with Receiver() as receiver:
+        hook = f'[[webhooks]]\nid = "ops"\nurl = "{receiver.url}"\nevents = ["article.published"]\n'
+        config = load_config(daemon_config(tmp_path, ministry.base, interval="0.5s", extra=hook))
+
+        async def go() -> None:
+            async with daemon_module.open_daemon(config, daemon_module.DaemonOptions(), asyncio.Event()):
+                await asyncio.to_thread(wait_until, lambda: ministry.site.requests_for(fast_article), 10.0)
+                list_en(ministry, SLOW, FAST)  # the baseline poll has read the listing: this one is news
+                await asyncio.to_thread(receiver.wait_for, 1, 10.0)
+
+        asyncio.run(go())
+
+    event = receiver.requests[0].json()
+    assert event["type"] == "article.published" and event["data"]["article"]["url"].endswith(f"{SLOW}.shtml")
+
+
+def test_due_polls_of_one_host_take_turns_and_none_is_lost(ministry: Ministry, tmp_path: Path):
+    sources = _all_source_ids()
+    config = load_config(daemon_config(tmp_path, ministry.base, sources=sources, interval="30s"))
+    running: set[str] = set()
+    most = 0
+    polled: list[str] = []
+
+    async def go() -> None:
+        async with daemon_module.open_daemon(config, daemon_module.DaemonOptions(), asyncio.Event()) as daemon:
+            poll = daemon.run_source
+
+            async def counted(source_id: str) -> None:
+                nonlocal most
+                running.add(source_id)
+                most = max(most, len(running))
+                try:
+                    await poll(source_id)
+                finally:
+                    running.discard(source_id)
+                    polled.append(source_id)
+
+            daemon.run_source = counted  # type: ignore[method-assign]
+            while len(polled) < len(sources):
+                await asyncio.sleep(0.05)
+
+    asyncio.run(asyncio.wait_for(go(), 30.0))
+
+    assert sorted(polled) == sorted(sources)  # every one polled once, though most waited for their turn
+    assert 1 <= most <= POLLS_PER_HOST_SLOT * config.source(sources[0]).host_concurrency < len(sources)
+
+
+def _all_source_ids() -> tuple[str, ...]:
+    text = SHIPPED_CONFIG.read_text(encoding="utf-8")
+    return tuple(re.findall(r'(?m)^id = "([^"]+)"$', text))
 
 
 def test_a_second_daemon_on_the_same_database_is_refused(ministry: Ministry, tmp_path: Path):

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -243,6 +243,42 @@ def test_run_forever_delivers_new_events_until_stopped(tmp_path: Path, store: St
                 await asyncio.to_thread(receiver.wait_for, 2)
                 stop.set()
                 return await asyncio.wait_for(task, 2.0)
+
+        assert asyncio.run(go()) == OutboxStats(delivered=2)
+    assert {r.state for r in store.deliveries()} == {"delivered"}
+
+
+class _WatchedStore:
+    """The store, noting each time the outbox asks when a webhook is next due: the end of a look, before a pause."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.looked = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def next_due(self, webhook_id: str | None = None) -> datetime | None:
+        self.looked.set()
+        return self._store.next_due(webhook_id)
+
+
+def test_wake_makes_run_forever_deliver_new_events_now_not_at_its_next_look(tmp_path: Path, store: Store) -> None:
+    watched = _WatchedStore(store)
+    with Receiver() as receiver:
+        config = make_config(tmp_path, hook("a", receiver.url))
+
+        async def go() -> OutboxStats:
+            stop = asyncio.Event()
+            async with httpx.AsyncClient(trust_env=False) as client:
+                outbox = Outbox(config, cast(Store, watched), client, utc_now, policy=FAST)
+                task = asyncio.create_task(outbox.run_forever(stop, poll_s=3600.0))
+                await watched.looked.wait()  # nothing was due: it now pauses for an hour, unless woken
+                add_events(store, 2, ["a"])
+                outbox.wake()
+                await asyncio.to_thread(receiver.wait_for, 2)
+                stop.set()
+                return await asyncio.wait_for(task, 5.0)
 
         assert asyncio.run(go()) == OutboxStats(delivered=2)
     assert {r.state for r in store.deliveries()} == {"delivered"}
