@@ -40,7 +40,11 @@ class Daemon:
     def __enter__(self) -> Daemon:
         self._log = (self.workdir / "daemon.log").open("wb")
         argv = [sys.executable, "-m", "monitor", "run", "--config", str(self.config)]
-        self._proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=monitor_env(self.workdir))
+        # cwd is the workdir, as for `monitor check`: `python -m` puts the cwd first on sys.path, so started from this
+        # checkout the child would import it even when --monitor-root names another.
+        self._proc = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, env=monitor_env(self.workdir), cwd=self.workdir
+        )
         return self
 
     def __exit__(

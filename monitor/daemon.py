@@ -128,11 +128,8 @@ class Daemon:
         self._app.store.save_source_state(state)
 
     def _note_next_due(self, source: Source) -> None:
-        """Record the next due time of a source about to be polled (best effort: a store error is logged).
-
-        It is written before the poll because the pipeline reads the source's state at its start and saves the
-        whole record at its end: written after, it would be overwritten.
-        """
+        """Record the next due time of a source about to be polled (best effort: a store error is logged)."""
+        # Before the poll, not after: the pipeline reads the state at its start and saves the whole record at its end.
         try:
             self._save_next_due(source, self._app.store.source_state(source.id))
         except StorageError as exc:

@@ -15,8 +15,8 @@ __all__ = ["LOG_FORMATS", "JsonFormatter", "configure_logging"]
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-# Loggers whose INFO lines repeat ours (httpx's request line) or are scheduler chatter.
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler")
+# Loggers whose INFO lines repeat ours (httpx's request line).
+QUIET_LOGGERS = ("httpx", "httpcore")
 # The daemon's one line per poll is how operators follow it, so it shows without --verbose.
 ALWAYS_INFO_LOGGERS = ("monitor.daemon",)
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
