@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -75,6 +76,17 @@ class Daemon:
             log = (self.workdir / "daemon.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the daemon exited with {self._proc.returncode}:\n{log}")
         return self._proc.pid
+
+    def poll_logged_at(self, source_id: str, text: str) -> float | None:
+        """Return when (Unix time, to the ms) the daemon last logged a poll of `source_id` mentioning `text`."""
+        found = None
+        for line in (self.workdir / "daemon.log").read_text(errors="replace").splitlines():
+            if f" poll {source_id} " in line and text in line:
+                found = line
+        if found is None:
+            return None
+        # The text log format starts with logging's default asctime, in local time: "2026-11-28 08:52:01,123".
+        return datetime.strptime(found[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
     def cpu_s(self) -> float:
         """Return the user + system CPU seconds the daemon has used so far."""

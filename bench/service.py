@@ -81,13 +81,17 @@ def run_rss(opts: Options) -> dict[str, Any]:
     return result
 
 
-def _publish_and_wait(sim: SimProcess, receiver: Receiver, source: int) -> dict[str, Any]:
+def _publish_and_wait(sim: SimProcess, receiver: Receiver, daemon: Daemon, source: int) -> dict[str, Any]:
     started = time.monotonic()
     path = sim.publish([source])[0]
     arrived, event = receiver.wait_for(path, timeout_s=LATENCY_INTERVAL_S * 3 + 30)
+    arrived_unix = time.time() - (time.monotonic() - arrived)
     if event.get("type") != "article.published":
         raise RuntimeError(f"latency: expected article.published for {path}, got {event.get('type')}")
-    return {"source": source, "path": path, "latency_s": arrived - started}
+    # The share of the outbox: from the end of the poll that stored the event (its log line) to the webhook.
+    polled = daemon.poll_logged_at(f"s{source:05d}", "article.published")
+    after_poll_s = arrived_unix - polled if polled is not None else None
+    return {"source": source, "path": path, "latency_s": arrived - started, "after_poll_s": after_poll_s}
 
 
 def run_latency(opts: Options) -> dict[str, Any]:
@@ -108,15 +112,20 @@ def run_latency(opts: Options) -> dict[str, Any]:
         with Daemon(monitor.config, monitor.workdir) as daemon:
             for n in range(opts.latency_events * opts.runs_for("latency")):
                 time.sleep(rng.uniform(0, LATENCY_INTERVAL_S))
-                samples.append(_publish_and_wait(sim, receiver, rng.randrange(layout.sources)))
+                samples.append(_publish_and_wait(sim, receiver, daemon, rng.randrange(layout.sources)))
                 daemon.check_alive()
-                _log(f"latency event {n + 1}: {samples[-1]['latency_s']:.2f}s")
+                after = samples[-1]["after_poll_s"]
+                share = f" (webhook {after:.3f}s after the poll's log line)" if after is not None else ""
+                _log(f"latency event {n + 1}: {samples[-1]['latency_s']:.2f}s{share}")
         values = [s["latency_s"] for s in samples]
+        after_poll = [s["after_poll_s"] for s in samples if s["after_poll_s"] is not None]
     return {
         "sources": layout.sources,
         "interval_s": LATENCY_INTERVAL_S,
         "median_s": median(values),
         "max_s": max(values),
         "min_s": min(values),
+        "after_poll_median_s": median(after_poll) if after_poll else None,
+        "after_poll_max_s": max(after_poll) if after_poll else None,
         "samples": samples,
     }
