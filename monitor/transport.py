@@ -83,8 +83,9 @@ class _Connection:
                 data += self.h11.send(h11.Data(data=chunk)) or b""
         data += self.h11.send(h11.EndOfMessage()) or b""
         self.writer.write(data)
-        async with asyncio.timeout(timeout):
-            await self.writer.drain()
+        if self.writer.transport.get_write_buffer_size():  # the usual small request went out whole at once
+            async with asyncio.timeout(timeout):
+                await self.writer.drain()
 
     async def next_event(self, timeout: float | None) -> h11.Event | type[h11.PAUSED]:
         while True:
