@@ -1,14 +1,13 @@
 """The daemon's Prometheus metrics: one registry, the fetch observer, poll/delivery counters, the /metrics text.
 
 prometheus-client is imported only here. Counters count since the process started; gauges are set from the store.
-Series labelled by source are plain numbers in dicts, turned into metric families only when scraped: with
-thousands of sources, one prometheus-client child object (with its locks) per series cost more than the rest of
-the daemon.
+Series labelled by source are plain numbers in dicts, written out only when scraped: with thousands of sources,
+one prometheus-client child object (with its locks) per series cost more memory than the rest of the daemon.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from prometheus_client import (
@@ -20,8 +19,6 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from monitor.fetch import BLOCK_STATUSES
 from monitor.pipeline import SourceReport
@@ -64,7 +61,6 @@ class Metrics:
         self.articles = _Counts(
             "monitor_articles", "Article changes found, by source and event type.", ("source", "event")
         )
-        r.register(_CountsCollector((self.polls, self.fetches, self.articles)))
         self.fetch_seconds = Histogram(
             "monitor_fetch_duration_seconds",
             "Time per HTTP request, by kind.",
@@ -128,12 +124,12 @@ class Metrics:
         The per-source gauges are valued from `states`, the sources' stored states (a tracked source without one
         shows 0 failures and no last success); None leaves them out (the store could not be read).
         """
-        text = generate_latest(self.registry)
-        if states is None:
-            return text
-        gauges = CollectorRegistry(auto_describe=False)
-        gauges.register(_SourceGauges(self._sources, states))
-        return text + generate_latest(gauges)
+        lines = [generate_latest(self.registry).decode()]
+        for counts in (self.polls, self.fetches, self.articles):
+            lines += counts.lines()
+        if states is not None:
+            lines += _source_gauge_lines(self._sources, states)
+        return "".join(lines).encode()
 
 
 class _Counts:
@@ -150,68 +146,59 @@ class _Counts:
     def inc(self, labels: tuple[str, ...], amount: float = 1) -> None:
         self.values[labels] = self.values.get(labels, 0) + amount
 
-    def family(self) -> CounterMetricFamily:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
-        for labels, value in self.values.items():
-            family.add_metric(labels, value)
-        return family
+    def lines(self) -> list[str]:
+        return _family_lines(f"{self.name}_total", self.documentation, "counter", self.labels, self.values.items())
 
 
-class _CountsCollector(Collector):
-    """Turns the per-source counters into metric families when the registry is scraped."""
-
-    def __init__(self, counts: tuple[_Counts, ...]) -> None:
-        self._counts = counts
-
-    def collect(self) -> Iterator[Metric]:
-        for counts in self._counts:
-            yield counts.family()
-
-
-class _SourceGauges(Collector):
-    """The per-source gauges of one scrape, from the stored states: one family at a time, to keep the peak low."""
-
-    def __init__(self, source_ids: tuple[str, ...], states: Iterable[SourceState]) -> None:
-        self._source_ids = source_ids
-        self._states = states
-
-    def collect(self) -> Iterator[Metric]:
-        wanted = set(self._source_ids)
-        known = {state.source_id: state for state in self._states if state.source_id in wanted}
-        self._states = ()
-        yield self._family(
+# The per-source families are written here rather than by prometheus-client, whose general formatter spends ~10 µs
+# a sample: with 10,000 sources a scrape held the event loop for half a second.
+def _source_gauge_lines(source_ids: tuple[str, ...], states: Iterable[SourceState]) -> list[str]:
+    wanted = set(source_ids)
+    known = {state.source_id: state for state in states if state.source_id in wanted}
+    blank = SourceState("")
+    tracked = [(source_id, known.get(source_id, blank)) for source_id in source_ids]
+    label = ("source",)
+    return [
+        *_family_lines(
             "monitor_source_last_success_timestamp_seconds",
             "When a poll last succeeded (Unix time).",
-            known,
-            lambda state: state.last_success.timestamp() if state.last_success is not None else None,
-        )
-        yield self._family(
+            "gauge",
+            label,
+            (((sid,), s.last_success.timestamp()) for sid, s in tracked if s.last_success is not None),
+        ),
+        *_family_lines(
             "monitor_source_consecutive_failures",
             "Failed polls in a row.",
-            known,
-            lambda state: state.consecutive_failures,
-        )
-        yield self._family(
+            "gauge",
+            label,
+            (((sid,), s.consecutive_failures) for sid, s in tracked),
+        ),
+        *_family_lines(
             "monitor_source_failing",
             "1 while a source is reported failing.",
-            known,
-            lambda state: 1 if state.failing else 0,
-        )
+            "gauge",
+            label,
+            (((sid,), 1 if s.failing else 0) for sid, s in tracked),
+        ),
+    ]
 
-    def _family(
-        self,
-        name: str,
-        documentation: str,
-        known: dict[str, SourceState],
-        value: Callable[[SourceState], float | None],
-    ) -> GaugeMetricFamily:
-        family = GaugeMetricFamily(name, documentation, labels=["source"])
-        blank = SourceState("")
-        for source_id in self._source_ids:
-            number = value(known.get(source_id, blank))
-            if number is not None:
-                family.add_metric([source_id], number)
-        return family
+
+def _family_lines(
+    name: str, documentation: str, kind: str, labels: tuple[str, ...], samples: Iterable[tuple[tuple[str, ...], float]]
+) -> list[str]:
+    """Return one metric family in the text format 0.0.4: HELP, TYPE, then a line per sample."""
+    lines = [f"# HELP {name} {_escape(documentation, help_text=True)}\n# TYPE {name} {kind}\n"]
+    for values, value in samples:
+        pairs = ",".join(f'{label}="{_escape(v)}"' for label, v in zip(labels, values, strict=True))
+        lines.append(f"{name}{{{pairs}}} {float(value)!r}\n")
+    return lines
+
+
+def _escape(text: str, *, help_text: bool = False) -> str:
+    if "\\" not in text and "\n" not in text and (help_text or '"' not in text):
+        return text
+    text = text.replace("\\", r"\\").replace("\n", r"\n")
+    return text if help_text else text.replace('"', r"\"")
 
 
 class _CountingStore:

@@ -120,6 +120,18 @@ def test_without_the_stored_states_the_source_gauges_are_left_out():
     assert not [name for name, _ in samples if name.startswith("monitor_source_")]
 
 
+def test_label_values_are_escaped_in_the_text_format():
+    metrics = Metrics()
+    odd = 'a "quoted" back\\slash\nnewline'
+    metrics.observe_crash(odd)
+    metrics.track_sources([odd])
+
+    samples = parse(metrics.render([SourceState(odd, consecutive_failures=7)]).decode())
+
+    assert total(samples, "monitor_polls_total", source=odd, outcome="crash") == 1
+    assert total(samples, "monitor_source_consecutive_failures", source=odd) == 7
+
+
 def test_metrics_of_the_running_daemon_match_what_the_site_served(ministry: Ministry, tmp_path: Path):
     listing = ministry.body(EN_LIST)
     ministry.site.put(EN_DIR, en_listing(listing, [("./t1793427.shtml", "a"), ("./t0000001.shtml", "missing")]))
