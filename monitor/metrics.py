@@ -186,10 +186,12 @@ def _source_gauge_lines(source_ids: tuple[str, ...], states: Iterable[SourceStat
 def _family_lines(
     name: str, documentation: str, kind: str, labels: tuple[str, ...], samples: Iterable[tuple[tuple[str, ...], float]]
 ) -> list[str]:
-    """Return one metric family in the text format 0.0.4: HELP, TYPE, then a line per sample."""
+    """Return one metric family in the text format 0.0.4: HELP, TYPE, then a line per sample (labels sorted by name,
+    as prometheus-client writes them)."""
     lines = [f"# HELP {name} {_escape(documentation, help_text=True)}\n# TYPE {name} {kind}\n"]
+    order = sorted(range(len(labels)), key=labels.__getitem__)
     for values, value in samples:
-        pairs = ",".join(f'{label}="{_escape(v)}"' for label, v in zip(labels, values, strict=True))
+        pairs = ",".join(f'{labels[i]}="{_escape(values[i])}"' for i in order)
         lines.append(f"{name}{{{pairs}}} {float(value)!r}\n")
     return lines
 

@@ -70,10 +70,12 @@ def test_polls_fetches_and_source_gauges_are_exported():
     metrics.set_outbox(3, 42.5)
     metrics.track_sources(["a"])
 
-    samples = parse(
-        metrics.render([SourceState("a", last_success=success, consecutive_failures=4, failing=True)]).decode()
-    )
+    stored = SourceState("a", last_success=success, consecutive_failures=4, failing=True)
 
+    text = metrics.render([stored]).decode()
+    samples = parse(text)
+
+    assert 'monitor_fetches_total{kind="article",outcome="blocked",source="a"} 1.0\n' in text  # as prometheus-client
     assert total(samples, "monitor_polls_total", source="a") == 3
     assert total(samples, "monitor_polls_total", outcome="not_modified") == 1
     assert total(samples, "monitor_polls_total", outcome="blocked") == 1
