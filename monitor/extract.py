@@ -77,8 +77,11 @@ def _parse(body: bytes, content_type: str | None) -> LexborHTMLParser:
 
 def _fold(text: str) -> str:
     # str.split() splits at exactly the characters regex `\s` matches (NBSP, U+2000-U+200A, U+3000 and the rest
-    # of str.isspace()), at a fraction of the cost of a regex substitution.
-    return " ".join(_ZERO_WIDTH.sub("", text).split())
+    # of str.isspace()), at a fraction of the cost of a regex substitution. The zero-width characters are not
+    # ASCII, and str.isascii() is a flag lookup: ASCII text skips that scan.
+    if not text.isascii():
+        text = _ZERO_WIDTH.sub("", text)
+    return " ".join(text.split())
 
 
 def _host_allowed(url: str, base_host: str, allow_domains: tuple[str, ...]) -> bool:
@@ -201,11 +204,14 @@ def _walk(node: LexborNode, paragraphs: list[str], current: list[str]) -> None:
         elif tag in _SKIP:
             continue
         elif tag == "br":
-            _flush(paragraphs, current)
+            if current:
+                _flush(paragraphs, current)
         elif tag in _BLOCKS:
-            _flush(paragraphs, current)
+            if current:
+                _flush(paragraphs, current)
             _walk(child, paragraphs, current)
-            _flush(paragraphs, current)
+            if current:
+                _flush(paragraphs, current)
         else:
             _walk(child, paragraphs, current)
 

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 IDLE_S = 30.0
 START_AFTER = 40
+QUEUED_PER_PROCESS = 3
 MAX_AUTO_PROCESSES = 4
 
 
@@ -84,6 +85,10 @@ class PageReaders:
         self._pool: ProcessPoolExecutor | None = None
         self._burst = 0  # pages read since the last idle spell
         self._in_flight = 0
+        # At most a few pages per worker are handed over at once; when all are taken the page is read here. That
+        # keeps this core busy too, and while it reads, no more pages are fetched: a first import never queues
+        # thousands of fetched pages in memory for the workers.
+        self._slots = asyncio.Semaphore(max(1, processes) * QUEUED_PER_PROCESS)
         self._idle_timer: asyncio.TimerHandle | None = None
 
     @property
@@ -100,9 +105,12 @@ class PageReaders:
             if self._processes <= 0 or self._burst <= self._start_after:
                 return read_article(source, page)
             pool = self._start()
+        if self._slots.locked():
+            return read_article(source, page)
         self._in_flight += 1
         try:
-            observation = await asyncio.wrap_future(pool.submit(_read_remote, source, page))
+            async with self._slots:  # free: checked just above, and nothing awaited since
+                observation = await asyncio.wrap_future(pool.submit(_read_remote, source, page))
             return replace(observation, raw=page.body) if observation.kind == "content" else observation
         except BrokenProcessPool:
             logger.warning("page readers: a worker process died; reading %s here and restarting them", page.url)
