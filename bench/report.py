@@ -133,6 +133,17 @@ def _latency(data: dict[str, Any]) -> list[str]:
         "",
         f"Samples (s): {values}.",
         "",
+        *_after_poll(data),
+    ]
+
+
+def _after_poll(data: dict[str, Any]) -> list[str]:
+    if data.get("after_poll_median_s") is None:
+        return []
+    return [
+        f"Webhook received after the log line of the poll that stored the event (the outbox's share): median "
+        f"{data['after_poll_median_s']:.2f} s, max {data['after_poll_max_s']:.2f} s.",
+        "",
     ]
 
 
