@@ -194,7 +194,7 @@ class Config:
     webhooks: tuple[Endpoint, ...] = ()
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
     read_workers: int | None = None
-    """Worker processes that read article pages; None means one per core but one (see monitor.readers)."""
+    """Worker processes that read article pages; None means one per core (see monitor.readers)."""
     _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -39,8 +39,13 @@ MAX_AUTO_PROCESSES = 4
 
 
 def default_processes() -> int:
-    """Return the worker count for `read_workers = "auto"`: one core stays with the event loop (0 on one core)."""
-    return max(0, min(MAX_AUTO_PROCESSES, (os.cpu_count() or 1) - 1))
+    """Return the worker count for `read_workers = "auto"`: one per core, at most 4 (none on a single core).
+
+    As many workers as cores, not one fewer: the event loop reads a page itself only when every worker is busy,
+    so it never waits on them (1,000 x 21-page import on 2 cores: 340 pages/s with one worker, 382 with two).
+    """
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(MAX_AUTO_PROCESSES, cores)
 
 
 def read_article(source: Source, page: Page) -> Observation:
