@@ -216,7 +216,9 @@ class Pipeline:
         article_id = article.id
         if article_id is None:
             raise ValueError(f"article {article.url} was not saved before it was fetched")
-        seen = self._store.version_hashes(article_id) if observation.kind == "content" else {}
+        # An article never read has no versions (they are written in one transaction with its version number).
+        has_versions = observation.kind == "content" and article.version > 0
+        seen = self._store.version_hashes(article_id) if has_versions else {}
         decision = decide(article, seen, observation, source, now)
         event = self._article_event(source, article_id, article.version, decision, now)
         with self._store.transaction():
