@@ -204,14 +204,11 @@ def _walk(node: LexborNode, paragraphs: list[str], current: list[str]) -> None:
         elif tag in _SKIP:
             continue
         elif tag == "br":
-            if current:
-                _flush(paragraphs, current)
+            _flush(paragraphs, current)
         elif tag in _BLOCKS:
-            if current:
-                _flush(paragraphs, current)
+            _flush(paragraphs, current)
             _walk(child, paragraphs, current)
-            if current:
-                _flush(paragraphs, current)
+            _flush(paragraphs, current)
         else:
             _walk(child, paragraphs, current)
 

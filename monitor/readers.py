@@ -98,7 +98,7 @@ class PageReaders:
 
     @property
     def running(self) -> bool:
-        """Return whether worker processes are up (they start with the first page and stop when idle)."""
+        """Return whether worker processes are up (they start after START_AFTER pages of a burst, stop when idle)."""
         return self._pool is not None
 
     async def read(self, source: Source, page: Page) -> Observation:
