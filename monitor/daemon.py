@@ -1,8 +1,8 @@
 """The long-running service behind `monitor run`: poll every source on its schedule, deliver webhooks, serve probes.
 
-The only module that touches the event loop and signals. Startup and shutdown are one async context manager
-(`open_daemon`); a timetable task starts each poll as it falls due, a few per host at once (`Admission`), and each
-poll is the thin `Daemon.run_source(source_id)`.
+The only module that touches signals and owns the loop's tasks. Startup and shutdown are one async context manager
+(`open_daemon`); a timetable task (`monitor.dispatch`) starts each poll as it falls due, a few per host at once, and
+each poll is the thin `Daemon.run_source(source_id)`.
 """
 
 from __future__ import annotations
@@ -19,19 +19,18 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from monitor.admission import POLLS_PER_HOST_SLOT, Admission
 from monitor.app import App, open_app
 from monitor.config import Config, Source, load_config
 from monitor.config_change import compare_configs
+from monitor.dispatch import WAKE_S, Dispatcher
 from monitor.errors import ConfigError
 from monitor.extract import check_selectors
 from monitor.health import TEXT, Response, bound_address, start_health_server
 from monitor.metrics import CONTENT_TYPE, Metrics, poll_outcome
 from monitor.outbox import Outbox
 from monitor.pipeline import SourceReport
-from monitor.schedule import Schedule, Timetable, check_schedules, first_run
+from monitor.schedule import Schedule, check_schedules, first_run
 from storage import SourceState, StorageError, describe_url
 
 __all__ = ["DEFAULT_STOP_TIMEOUT_S", "Daemon", "DaemonOptions", "open_daemon", "request_reload", "run", "serve"]
@@ -46,8 +45,6 @@ DEFAULT_STORE_DOWN_EXIT_S = 120.0
 OUTBOX_POLL_S = 1.0
 OUTBOX_RESTART_S = 5.0
 CANCEL_GRACE_S = 2.0
-# Timers run on the monotonic clock, which stands still while the machine sleeps: re-check due times this often.
-WAKE_S = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _REPORT_FIELDS = tuple(field.name for field in dataclasses.fields(SourceReport))
 
@@ -73,11 +70,9 @@ class Daemon:
         self._app = app
         self._metrics = metrics
         self._options = options
-        self._timetable = Timetable(random.random)
-        self._admission = Admission()
-        self._tick = asyncio.Event()
+        # `run_source` is looked up at each poll, not bound here, so that it can be wrapped on a running daemon.
+        self._dispatcher = Dispatcher(app, lambda source_id: self.run_source(source_id))
         self._scheduler_task: asyncio.Task[None] | None = None
-        self._polls: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self._outbox: Outbox | None = None
         self._outbox_stop = asyncio.Event()
@@ -96,7 +91,7 @@ class Daemon:
         self._schedule(self.config.sources, schedules, states)
         del states  # thousands of records, not needed past start-up
         self._metrics.track_sources(source.id for source in self.config.sources)
-        self._scheduler_task = asyncio.create_task(self._run_timetable(), name="monitor-scheduler")
+        self._scheduler_task = asyncio.create_task(self._dispatcher.run(), name="monitor-scheduler")
         self._scheduler_task.add_done_callback(_report_end("scheduling"))
         self._outbox_task = asyncio.create_task(self._deliver(), name="monitor-outbox")
         self._outbox_task.add_done_callback(_report_end("webhook delivery"))
@@ -112,8 +107,8 @@ class Daemon:
             state, schedule = states.get(source.id), schedules[source.id]
             last = state.last_attempt if state is not None else None
             due = first_run(schedule, now=now, last_attempt=last, spread=random.random())
-            self._timetable.put(source.id, schedule, due)
-        self._tick.set()
+            self._dispatcher.put(source.id, schedule, due)
+        self._dispatcher.wake()
         try:
             with self._app.store.transaction():
                 for source in sources:
@@ -124,54 +119,15 @@ class Daemon:
     def _save_next_due(self, source: Source, state: SourceState | None) -> None:
         """Record when the source is next due, for `monitor status`."""
         state = state or SourceState(source.id, name=source.name, url=source.url)
-        state.next_due = self._timetable.due_at(source.id)
+        state.next_due = self._dispatcher.due_at(source.id)
         self._app.store.save_source_state(state)
 
     def _note_next_due(self, source: Source) -> None:
-        """Record the next due time of a source about to be polled (best effort: a store error is logged)."""
-        # Before the poll, not after: the pipeline reads the state at its start and saves the whole record at its end.
+        """Record the next due time of a source whose poll ended early (best effort: a store error is logged)."""
         try:
             self._save_next_due(source, self._app.store.source_state(source.id))
         except StorageError as exc:
             logger.warning("source %s: could not record the next due time: %s", source.id, exc)
-
-    async def _run_timetable(self) -> None:
-        """Start each source's poll as it falls due; sleep until the next due time, a change, or at most WAKE_S."""
-        while not self._stopping:
-            now = self._app.clock()
-            for source_id in self._timetable.pop_due(now):
-                self._dispatch(source_id)
-            due = self._timetable.next_due()
-            wait_s = WAKE_S if due is None else min(max((due - now).total_seconds(), 0.0), WAKE_S)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait_s):
-                    await self._tick.wait()
-            self._tick.clear()
-
-    def _dispatch(self, source_id: str) -> None:
-        """Start a poll that fell due, or queue it behind its host's running polls; skip it if one is under way."""
-        if source_id in self._polls or source_id in self._admission:
-            logger.warning("poll %s skipped: the previous poll of it has not finished", source_id)
-            return
-        try:
-            source = self.config.source(source_id)
-        except ConfigError:
-            return  # removed by a reload
-        host = (urlsplit(source.url).hostname or "").lower()
-        if self._admission.admit(source_id, host, source.host_concurrency * POLLS_PER_HOST_SLOT):
-            self._start_poll(source_id, host)
-
-    def _start_poll(self, source_id: str, host: str) -> None:
-        self._polls[source_id] = asyncio.create_task(self._poll(source_id, host), name=f"poll {source_id}")
-
-    async def _poll(self, source_id: str, host: str) -> None:
-        try:
-            await self.run_source(source_id)
-        finally:
-            del self._polls[source_id]
-            following = self._admission.release(host)
-            if following is not None and not self._stopping:
-                self._start_poll(following, host)
 
     async def run_source(self, source_id: str) -> None:
         """Poll one source once: log one line, count it, wake the outbox if it stored events; never raise."""
@@ -180,9 +136,10 @@ class Daemon:
         except ConfigError:
             return  # removed by a reload after this run fell due
         started = time.perf_counter()
-        self._note_next_due(source)
+        recorded = False
         try:
-            report = await self._app.pipeline.check_source(source)
+            report = await self._app.pipeline.check_source(source, next_due=self._dispatcher.due_at(source.id))
+            recorded = True
             if report.events and self._outbox is not None:
                 self._outbox.wake()
             self._finish_poll(source, report, time.perf_counter() - started)
@@ -197,6 +154,9 @@ class Daemon:
         except Exception:  # the daemon's one broad catch: a crash in one source must not stop the others
             logger.exception("poll %s crashed", source_id, extra={"source_id": source_id, "outcome": "crash"})
             self._metrics.observe_crash(source_id)
+        finally:
+            if not recorded:  # the pipeline saves the next due time with the source's state, unless it ended early
+                self._note_next_due(source)
 
     def _finish_poll(self, source: Source, report: SourceReport, seconds: float) -> None:
         self._metrics.observe_poll(report)
@@ -243,7 +203,7 @@ class Daemon:
             return
         self._app.config = self._app.pipeline.config = new
         for source_id in change.removed:
-            self._timetable.remove(source_id)
+            self._dispatcher.remove(source_id)
         self._schedule([new.source(source_id) for source_id in change.rescheduled], schedules, states)
         self._metrics.track_sources(source.id for source in new.sources)
         if change.webhooks_changed:
@@ -257,7 +217,7 @@ class Daemon:
 
     def wake(self) -> None:
         """Make the timetable task look at the wall clock now (after a system sleep its timers are late)."""
-        self._tick.set()
+        self._dispatcher.wake()
 
     def store_lost(self) -> bool:
         """Return whether the store has failed every check for `store_down_exit_s` (logging when it goes)."""
@@ -310,14 +270,14 @@ class Daemon:
         loop = asyncio.get_running_loop()
         began = loop.time()
         deadline = began + self._options.stop_timeout_s
-        self._tick.set()  # the timetable task sees `_stopping` and ends
-        dropped = self._admission.clear()
+        dropped = self._dispatcher.stop()  # the timetable task ends
         if dropped:
             logger.info("stopping: %d due polls waiting for their host are not started", dropped)
         self._outbox_stop.set()
-        work = set(self._polls.values()) | {t for t in (self._outbox_task, self._scheduler_task) if t is not None}
-        if self._polls:
-            logger.info("stopping: giving %d running polls up to %.1fs", len(self._polls), deadline - loop.time())
+        polls = self._dispatcher.polls
+        work = polls | {t for t in (self._outbox_task, self._scheduler_task) if t is not None}
+        if polls:
+            logger.info("stopping: giving %d running polls up to %.1fs", len(polls), deadline - loop.time())
         left = await _wait_until(work, deadline, force)
         for task in left:
             task.cancel()

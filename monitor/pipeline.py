@@ -69,11 +69,19 @@ class Pipeline:
         self._clock = clock
         self._readers = readers
 
-    async def check_source(self, source: Source, *, revisit_all: bool = False) -> SourceReport:
-        """Check one source once and return what happened; source failures are recorded, not raised."""
+    async def check_source(
+        self, source: Source, *, revisit_all: bool = False, next_due: datetime | None = None
+    ) -> SourceReport:
+        """Check one source once and return what happened; source failures are recorded, not raised.
+
+        `next_due` (the daemon's next poll of the source) is saved with the source's state, in its one write per
+        check; without it the stored value is kept.
+        """
         report = SourceReport(source.id)
         state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
         state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
+        if next_due is not None:
+            state.next_due = next_due
         try:
             page = await self._fetcher.fetch(
                 source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified

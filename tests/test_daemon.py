@@ -8,7 +8,12 @@ import signal
 import sqlite3
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -19,7 +24,11 @@ from sitekit import EN_ARTICLES, EN_DIR, EN_LIST, ZH_DIR, en_listing
 
 from monitor import daemon as daemon_module
 from monitor.admission import POLLS_PER_HOST_SLOT
-from monitor.config import load_config
+from monitor.config import Config, load_config
+from monitor.pipeline import Pipeline
+from monitor.schedule import CRON_JITTER
+from storage import SourceState, open_store
+from storage.sql import SqlStore
 
 FAST = "t1793427"
 GOVUK_PUBLICATIONS = "/government/publications"
@@ -291,6 +300,82 @@ def test_a_poll_that_stores_events_wakes_the_outbox(
 
     event = receiver.requests[0].json()
     assert event["type"] == "article.published" and event["data"]["article"]["url"].endswith(f"{SLOW}.shtml")
+
+
+def yearly_config(ministry: Ministry, tmp_path: Path) -> Config:
+    """The EN source, due only at the new year: the test starts its polls itself."""
+    path = daemon_config(tmp_path, ministry.base, interval="1h")
+    path.write_text(re.sub(r'(?m)^interval = "1h"$', 'interval = "1h"\ncron = "0 0 1 1 *"', path.read_text()))
+    return load_config(path)
+
+
+def stored_state(config: Config, source_id: str) -> SourceState:
+    store = open_store(config.database)
+    try:
+        state = store.source_state(source_id)
+    finally:
+        store.close()
+    assert state is not None
+    return state
+
+
+def assert_due_at_new_year(state: SourceState, zone: ZoneInfo) -> None:
+    new_year = datetime(datetime.now(zone).year + 1, 1, 1, tzinfo=zone)
+    assert state.next_due is not None and new_year <= state.next_due <= new_year + CRON_JITTER
+
+
+def counting(calls: Counter[str], name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[name] += 1
+        return method(*args, **kwargs)
+
+    return counted
+
+
+def test_a_poll_reads_and_writes_its_source_state_once_recording_the_next_due_time(
+    ministry: Ministry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    list_en(ministry, FAST)
+    config = yearly_config(ministry, tmp_path)
+    calls: Counter[str] = Counter()
+    for name in ("source_state", "save_source_state"):
+        monkeypatch.setattr(SqlStore, name, counting(calls, name, getattr(SqlStore, name)))
+
+    async def go() -> None:
+        async with daemon_module.open_daemon(config, daemon_module.DaemonOptions(), asyncio.Event()) as daemon:
+            await daemon.run_source("mfa-en-press")  # the baseline
+            calls.clear()
+            await daemon.run_source("mfa-en-press")
+            assert calls == {"source_state": 1, "save_source_state": 1}
+
+    asyncio.run(asyncio.wait_for(go(), 30.0))
+
+    assert [r.status for r in listing_requests(ministry)] == [200, 304]
+    state = stored_state(config, "mfa-en-press")
+    assert state.last_outcome == "not_modified"
+    assert_due_at_new_year(state, config.source("mfa-en-press").timezone)
+
+
+def test_a_poll_that_crashes_still_records_the_next_due_time(
+    ministry: Ministry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    config = yearly_config(ministry, tmp_path)
+
+    async def crash(self: Pipeline, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Pipeline, "check_source", crash)
+
+    async def go() -> None:
+        async with daemon_module.open_daemon(config, daemon_module.DaemonOptions(), asyncio.Event()) as daemon:
+            store = open_store(config.database)  # start-up recorded it: forget it, as if due long ago
+            store.save_source_state(SourceState("mfa-en-press", next_due=datetime.now(UTC) - timedelta(hours=1)))
+            store.close()
+            await daemon.run_source("mfa-en-press")
+
+    asyncio.run(asyncio.wait_for(go(), 30.0))
+
+    assert_due_at_new_year(stored_state(config, "mfa-en-press"), config.source("mfa-en-press").timezone)
 
 
 def test_due_polls_of_one_host_take_turns_and_none_is_lost(ministry: Ministry, tmp_path: Path):

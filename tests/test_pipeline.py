@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,9 @@ import jsonschema
 import pytest
 from conftest import ROOT, Ministry, RunCli, write_config
 from sitekit import EN_ARTICLES, EN_DIR, EN_LIST, en_listing, inject_into_body, replace_once, zh_listing
+
+from monitor.config import load_config
+from storage import open_store
 
 SCHEMA = json.loads((ROOT / "monitor" / "event.schema.json").read_text(encoding="utf-8"))
 A = "t1793427"
@@ -290,3 +295,20 @@ def test_chinese_edit_diff_is_character_level(ministry: Ministry, tmp_path: Path
     change = events[0]["data"]["changes"]["text"]
     assert change["diff"].count("[-") == 2 or change["removed"] == ["不移"]
     assert "".join(change["added"]) in ("始终", "始终坚定", "始终坚定，")
+
+
+def test_check_keeps_the_next_due_time_the_daemon_recorded(site: Site):
+    store = open_store(load_config(site.config).database)
+    try:
+        before = store.source_state("mfa-en-press")
+        assert before is not None
+        due = datetime(2030, 1, 1, tzinfo=UTC)
+        store.save_source_state(replace(before, next_due=due))
+
+        site.check()
+
+        after = store.source_state("mfa-en-press")
+    finally:
+        store.close()
+    assert after is not None and after.next_due == due
+    assert after.last_attempt != before.last_attempt  # the check did save the state
