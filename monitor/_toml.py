@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
 
-__all__ = ["TableReader", "parse_duration"]
+__all__ = ["Interner", "TableReader", "parse_duration"]
+
+_H = TypeVar("_H", bound=Hashable)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -34,14 +36,42 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-class TableReader:
-    """Typed access to one TOML table, raising ConfigError with the full key path."""
+class Interner:
+    """Hands back one copy of each equal immutable value, so that 10,000 sources hold one set of their selectors."""
 
-    def __init__(self, data: Mapping[str, Any], *, path: str, source_id: str | None, prefix: str) -> None:
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[type, dict[Any, Any]] = {}
+
+    def __call__(self, value: _H) -> _H:
+        """Return the first value met that is equal to `value` and of its type (1 == True, but they differ)."""
+        seen = self._seen.get(type(value))
+        if seen is None:
+            seen = self._seen[type(value)] = {}
+        return seen.setdefault(value, value)  # type: ignore[no-any-return]
+
+
+class TableReader:
+    """Typed access to one TOML table, raising ConfigError with the full key path.
+
+    Lists, patterns, durations and cron expressions come back shared through `share`: sources repeat them.
+    """
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        *,
+        path: str,
+        source_id: str | None,
+        prefix: str,
+        share: Interner | None = None,
+    ) -> None:
         self.data = data
         self.path = path
         self.source_id = source_id
         self.prefix = prefix
+        self.share = Interner() if share is None else share
 
     def fail(self, key: str, message: str) -> None:
         raise ConfigError(message, path=self.path, source_id=self.source_id, key=self.prefix + key)
@@ -61,7 +91,8 @@ class TableReader:
         value = self._get(key, dict, "a table")
         if value is None and required:
             self.fail(key, "missing table")
-        return TableReader(value or {}, path=self.path, source_id=self.source_id, prefix=f"{self.prefix}{key}.")
+        prefix = f"{self.prefix}{key}."
+        return TableReader(value or {}, path=self.path, source_id=self.source_id, prefix=prefix, share=self.share)
 
     def tables(self, key: str) -> list[TableReader]:
         items = self._get(key, list, "an array of tables") or []
@@ -70,7 +101,7 @@ class TableReader:
             if not isinstance(item, dict):
                 self.fail(f"{key}[{index}]", "must be a table")
             sid = item.get("id") if isinstance(item.get("id"), str) else f"{key}[{index}]"
-            readers.append(TableReader(item, path=self.path, source_id=sid, prefix=""))
+            readers.append(TableReader(item, path=self.path, source_id=sid, prefix="", share=self.share))
         return readers
 
     def optional_string(self, key: str) -> str | None:
@@ -105,7 +136,7 @@ class TableReader:
             return default
         if not all(isinstance(item, str) and item.strip() for item in value):
             self.fail(key, "must be a list of non-empty strings")
-        return tuple(value)
+        return self.share(tuple(value))
 
     def patterns(self, key: str) -> tuple[re.Pattern[str], ...]:
         compiled = []
@@ -114,7 +145,7 @@ class TableReader:
                 compiled.append(re.compile(text))
             except re.error as exc:
                 self.fail(key, f"bad regular expression {text!r}: {exc}")
-        return tuple(compiled)
+        return self.share(tuple(compiled))
 
     def integer(self, key: str, default: int, minimum: int) -> int:
         value = self._get(key, int, "an integer")
@@ -146,7 +177,7 @@ class TableReader:
             self.fail(key, str(exc))
         if positive and parsed <= timedelta(0):
             self.fail(key, "must be longer than zero")
-        return parsed
+        return self.share(parsed)
 
     def zone(self, key: str) -> ZoneInfo:
         name = self.string(key, "UTC")
@@ -159,7 +190,7 @@ class TableReader:
         value = self.optional_string(key)
         if value is not None and len(value.split()) != 5:
             self.fail(key, f"{value!r} is not a 5-field cron expression")
-        return value
+        return value if value is None else self.share(value)
 
     def expand(self, text: str, key: str, environ: Mapping[str, str]) -> str:
         def replace(match: re.Match[str]) -> str:

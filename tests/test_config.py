@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -11,7 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.config import Secret, load_config, parse_duration
+from monitor import config as config_module
+from monitor._child import call_in_child
+from monitor._toml import Interner
+from monitor.config import Config, Secret, load_config, parse_config, parse_duration
+from monitor.errors import ConfigError
 from monitor.extract import check_selectors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,3 +342,107 @@ def test_secret_masks_itself() -> None:
     assert "hunter2" not in repr([secret, {"k": secret}])
     assert secret.reveal() == "hunter2"
     assert secret == Secret("hunter2") and secret != Secret("hunter3") and secret != "hunter2"
+
+
+# -- memory: shared values, large files parsed in a child process ---------------------------------------------------
+def test_sources_share_equal_selectors_lists_and_durations() -> None:
+    def source(ident: str, links: str) -> dict[str, object]:
+        return {
+            "id": ident,
+            "url": f"https://example.org/{ident}/",
+            "interval": "20s",
+            "error_urls": ["/error.htm"],
+            "listing": {"links": links},
+            "article": {"title": "h1", "body": "div.content", "ignore_text": ["^Share"], "remove": ["script"]},
+        }
+
+    # Equal tables but separate objects, as the TOML parser gives each source its own.
+    tables = [source("a", "li a"), source("b", "li a"), source("c", "ul a")]
+    a, b, c = parse_config({"sources": tables}, path="test.toml", environ={}).sources
+    assert a.listing is b.listing and a.listing is not c.listing
+    assert a.article is b.article is c.article
+    assert a.interval is b.interval and a.error_urls is b.error_urls
+    assert a.article.ignore_text is c.article.ignore_text and a.article.remove is c.article.remove
+
+
+def test_interner_returns_the_first_equal_value_of_the_same_type() -> None:
+    share = Interner()
+    big = share(int("9" * 30))
+    assert share(int("9" * 30)) is big
+    assert share(timedelta(seconds=20)) is share(timedelta(seconds=20))
+    share(1)
+    assert share(True) is True  # 1 == True, but they are not interchangeable
+
+
+CHILD_CASES = {"unknown-listing-key", "secret-env-missing"}
+
+
+@pytest.fixture
+def parsed_in_child(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path of every config that load_config parses in a child process."""
+    parsed: list[str] = []
+
+    def spy(function: Callable[..., Config], *args: object, path: str) -> Config:
+        parsed.append(path)
+        return call_in_child(function, *args, path=path)
+
+    monkeypatch.setattr(config_module, "call_in_child", spy)
+    return parsed
+
+
+@pytest.fixture
+def in_child(monkeypatch: pytest.MonkeyPatch, parsed_in_child: list[str]) -> list[str]:
+    """Parse every config in a child process; return the paths parsed there."""
+    monkeypatch.setattr(config_module, "CHILD_PARSE_BYTES", 0)
+    return parsed_in_child
+
+
+def test_only_a_large_file_is_parsed_in_a_child(tmp_path: Path, parsed_in_child: list[str]) -> None:
+    small = write(tmp_path, BASE)
+    large = tmp_path / "large.toml"
+    large.write_text(BASE + "#" * config_module.CHILD_PARSE_BYTES + "\n", encoding="utf-8")
+    assert load_config(small) == dataclasses.replace(load_config(large), path=str(small))
+    assert parsed_in_child == [str(large)]
+
+
+def test_config_parsed_in_a_child_equals_one_parsed_here(tmp_path: Path, in_child: list[str]) -> None:
+    path = write(tmp_path, SHIPPED.read_text(encoding="utf-8") + BASE[BASE.index("[[webhooks]]") :])
+    here = config_module._load(str(path), os.environ)
+    there = load_config(path)
+    assert in_child == [str(path)]
+    assert there == here
+    en, zh = there.source("mfa-en-press"), there.source("mfa-zh-fyrbt")
+    assert en.error_urls is zh.error_urls and en.interval is zh.interval  # still shared after the trip
+    assert en.timezone is ZoneInfo("Asia/Shanghai")
+    secret = there.webhook("newsroom").secret
+    assert secret is not None and secret.reveal() == SECRET_VALUE
+
+
+def test_config_error_from_a_child_keeps_its_parts(tmp_path: Path, in_child: list[str]) -> None:
+    path = write(tmp_path, BASE.replace('links = "div', 'link = "div'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    error = caught.value
+    assert (error.path, error.source_id, error.key) == (str(path), "mfa-en-press", "listing.link")
+    assert str(error) == f"{path}: source 'mfa-en-press': key 'listing.link': unknown key"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "pattern"),
+    [(old, new, re.escape(message)) for name, old, new, message in BAD_CONFIGS if name in CHILD_CASES]
+    + [("[[sources]]", "[[sources]", r"not valid TOML: .+ \(at line 5, column \d+\)")],
+)
+def test_bad_config_parsed_in_a_child(
+    tmp_path: Path, run_cli: RunCli, in_child: list[str], old: str, new: str, pattern: str
+) -> None:
+    path = write(tmp_path, BASE.replace(old, new, 1))
+    code, out, err = run_cli("validate", "--config", str(path))
+    assert in_child == [str(path)]
+    assert (code, out) == (2, "")
+    assert re.fullmatch(re.escape(f"monitor: {path}: ") + pattern + "\n", err)
+
+
+def test_a_child_that_dies_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        call_in_child(os._exit, 3, path="big.toml")
+    assert str(caught.value) == "big.toml: the process parsing the config died (exit code 3)"
