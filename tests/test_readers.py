@@ -45,10 +45,24 @@ def run(body: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(body())
 
 
-def worker_pids(readers: PageReaders) -> list[int]:
-    pool = readers._pool  # the test looks inside to find the processes to kill
-    assert pool is not None
-    return [process.pid for process in pool._processes.values() if process.pid is not None]
+async def until_running(readers: PageReaders, timeout: float = 10.0) -> None:
+    """Wait for the worker processes, which start in the background while pages are read in place."""
+    for _ in range(int(timeout / 0.01)):
+        if readers.running:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the page readers did not start")
+
+
+async def read_remotely(readers: PageReaders, source: Source, body: bytes) -> Observation:
+    """Read one page in a worker process (starting the workers first), failing if it was read in place."""
+    if not readers.running:
+        await readers.read(source, page(body))  # read in place; asks for the workers
+    await until_running(readers)
+    pids = set(readers.pids)
+    observation = await readers.read(source, page(body))
+    assert set(readers.pids) == pids, "a worker was lost"
+    return observation
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -59,7 +73,7 @@ def test_a_worker_process_reads_a_page_exactly_as_the_event_loop_would(name: str
 
     async def main() -> Observation:
         try:
-            return await readers.read(source, page(body))
+            return await read_remotely(readers, source, body)
         finally:
             readers.close()
 
@@ -82,7 +96,8 @@ def test_workers_start_only_after_the_first_pages_of_a_burst_and_stop_when_idle(
             for _ in range(3):
                 await readers.read(source, page(body))
                 seen.append(readers.running)
-            await readers.read(source, page(body))  # the fourth page of the burst starts the pool
+            await readers.read(source, page(body))  # the fourth page of the burst starts the workers
+            await until_running(readers)
             seen.append(readers.running)
             await asyncio.sleep(1.0)  # idle for longer than idle_s
             seen.append(readers.running)
@@ -118,13 +133,14 @@ def test_a_killed_worker_loses_no_page_and_the_pool_comes_back():
 
     async def main() -> None:
         try:
-            results.append(await readers.read(source, page(body)))
-            for pid in worker_pids(readers):
+            results.append(await read_remotely(readers, source, body))
+            killed = readers.pids
+            for pid in killed:
                 os.kill(pid, signal.SIGKILL)
-            await asyncio.sleep(0.5)  # let the pool notice
-            results.append(await readers.read(source, page(body)))  # read in place, the pool is replaced
-            results.append(await readers.read(source, page(body)))  # by a new pool
-            assert readers.running
+            await asyncio.sleep(0.5)  # let the event loop see the socket close
+            results.append(await readers.read(source, page(body)))  # read in place; another worker starts
+            results.append(await read_remotely(readers, source, body))  # read by the new worker
+            assert readers.running and not set(readers.pids) & set(killed)
         finally:
             readers.close()
 
@@ -169,3 +185,61 @@ def test_a_bad_read_workers_setting_names_the_key(tmp_path: Path, value: str):
         load_config(path)
 
     assert "read_workers" in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_pages_past_the_bound_are_read_in_place_and_the_rest_by_the_worker():
+    # One worker holding 2 pages, 3 more waiting for it: of 20 pages arriving at once, 15 are read here at once
+    # (the bound on fetched pages held in memory) and 5 by the worker, all correct.
+    source, body, _kind = PAGES["en article"]
+    expected = read_article(source, page(body))
+    readers = PageReaders(1, start_after=0, queued=2, waiting=3)
+
+    async def main() -> list[Observation]:
+        try:
+            await read_remotely(readers, source, body)
+            here, remote = readers.read_here, readers.read_by_workers
+            results = await asyncio.gather(*(readers.read(source, page(body)) for _ in range(20)))
+            assert (readers.read_here - here, readers.read_by_workers - remote) == (15, 5)
+            return list(results)
+        finally:
+            readers.close()
+
+    assert run(main) == [expected] * 20
+
+
+def test_a_worker_killed_with_pages_in_flight_loses_none_of_them():
+    source, body, _kind = PAGES["zh article"]
+    expected = read_article(source, page(body))
+    readers = PageReaders(1, start_after=0)
+
+    async def main() -> list[Observation]:
+        try:
+            await read_remotely(readers, source, body)
+            reads = asyncio.gather(*(readers.read(source, page(body)) for _ in range(30)))
+            await asyncio.sleep(0)  # the pages are handed over
+            for pid in readers.pids:
+                os.kill(pid, signal.SIGKILL)
+            return list(await reads)
+        finally:
+            readers.close()
+
+    assert run(main) == [expected] * 30
+
+
+def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker():
+    source, body, _kind = PAGES["en article"]
+    expected = read_article(source, page(body))
+    readers = PageReaders(2, start_after=0)
+
+    async def main() -> list[Observation]:
+        await read_remotely(readers, source, body)
+        reads = asyncio.gather(*(readers.read(source, page(body)) for _ in range(40)))
+        await asyncio.sleep(0)
+        readers.close()
+        results = list(await reads)
+        assert not readers.running and not readers.pids
+        await asyncio.sleep(0.2)
+        assert not readers.running
+        return results
+
+    assert run(main) == [expected] * 40
