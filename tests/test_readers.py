@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import sqlite3
+import tomllib
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, RunCli
 
 from monitor.config import Source, load_config
 from monitor.errors import ConfigError
 from monitor.fetch import Page
 from monitor.lifecycle import Observation
 from monitor.readers import PageReaders, read_article
+from monitor.simserver import SimServer
+from monitor.simulator import SimSite
+from monitor.sitegen import en_listing, inject_into_body
 
 T = TypeVar("T")
 CONFIG = load_config(ROOT / "config" / "sources.toml")
@@ -243,3 +249,91 @@ def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker():
         return results
 
     assert run(main) == [expected] * 40
+
+
+LISTING = "fmprc/en_list_regular-press-conference_p0_2020-07-04.html"
+EN_ARTICLES = (
+    "fmprc/en_article_t1558711_regular-press-conference_2018-05-11.html",
+    "fmprc/en_article_t1686638_remarks-pelosi-hong-kong_2019-08.html",
+    EN_ARTICLE,
+)
+ARTICLES_PER_LISTING = 20
+
+
+def many_article_site(listings: int) -> SimSite:
+    """`listings` copies of the real EN listing, each linking 20 distinct copies of the real EN article pages."""
+    site = SimSite()
+    articles = [(FIXTURES / name).read_bytes() for name in EN_ARTICLES]
+    for i in range(listings):
+        entries = []
+        for j in range(ARTICLES_PER_LISTING):
+            name = f"t{i:03d}{j:03d}.shtml"
+            extra = f"<p>Copy {i}-{j}: a paragraph that makes this page's text its own.</p>"
+            site.put(f"/l{i}/{name}", inject_into_body(articles[j % len(articles)], '<div class="content">', extra))
+            entries.append((f"./{name}", f"Press conference {i}-{j}"))
+        site.put(f"/l{i}/", en_listing((FIXTURES / LISTING).read_bytes(), entries))
+    return site
+
+
+def config_for(tmp_path: Path, base: str, listings: int, read_workers: int) -> Path:
+    """One source per listing with the shipped mfa-en-press selectors, storing in its own SQLite file."""
+    shipped = tomllib.loads((ROOT / "config" / "sources.toml").read_text(encoding="utf-8"))
+    template = next(s for s in shipped["sources"] if s["id"] == "mfa-en-press")
+    lines = ["[monitor]", f'database = "sqlite:///{tmp_path}/w{read_workers}.db"', f"read_workers = {read_workers}"]
+    lines += ['host_delay = "0s"', "host_concurrency = 4", 'timeout = "10s"']
+    for i in range(listings):
+        lines += ["[[sources]]", f'id = "l{i}"', f'name = "Listing {i}"', f'url = "{base}/l{i}/"']
+        lines += ["[sources.listing]", *(f"{k} = {json.dumps(v)}" for k, v in template["listing"].items())]
+        lines += ["[sources.article]", *(f"{k} = {json.dumps(v)}" for k, v in template["article"].items())]
+    path = tmp_path / f"w{read_workers}.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def stored_versions(database: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(database) as conn:
+        return conn.execute(
+            "SELECT a.source_id, a.url, a.content_hash, v.version, v.title, v.published, v.body_text,"
+            " v.content_hash, v.raw FROM versions v JOIN articles a ON a.id = v.article_id ORDER BY a.url"
+        ).fetchall()
+
+
+class _PatientReaders(PageReaders):
+    """Page readers that start their workers at once and, after the first page, wait for them to be up.
+
+    Only so that the test knows pages went through the workers: real ones read pages in place while workers start.
+    """
+
+    def __init__(self, processes: int) -> None:
+        super().__init__(processes, start_after=0)
+        self.processes = processes
+        instances.append(self)
+
+    async def read(self, source: Source, page: Page) -> Observation:
+        if self.processes and self.read_here + self.read_by_workers:
+            await until_running(self)
+        return await super().read(source, page)
+
+
+instances: list[_PatientReaders] = []
+
+
+def test_monitor_check_stores_the_same_with_worker_processes_as_without(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+):
+    listings = 3
+    monkeypatch.setattr("monitor.app.PageReaders", _PatientReaders)
+    instances.clear()
+    with SimServer(many_article_site(listings)) as server:
+        for workers in (0, 2):
+            code, _out, err = run_cli(
+                "check", "--config", str(config_for(tmp_path, server.base_url(), listings, workers))
+            )
+            assert code == 0, err
+
+    in_place, by_workers = instances
+    assert (in_place.read_here, in_place.read_by_workers) == (listings * ARTICLES_PER_LISTING, 0)
+    assert by_workers.read_by_workers >= listings * ARTICLES_PER_LISTING - 1 and not by_workers.running
+    alone, with_workers = stored_versions(tmp_path / "w0.db"), stored_versions(tmp_path / "w2.db")
+    assert len(alone) == listings * ARTICLES_PER_LISTING
+    assert alone == with_workers
