@@ -104,7 +104,7 @@ class DaemonProcess:
     @property
     def http_base(self) -> str:
         """Return the probe server's base URL, from the daemon's 'listening on' line."""
-        line = self.wait_for_log("listening on ")[0]["message"]
+        line: str = self.wait_for_log("listening on ")[0]["message"]
         return line.split()[2]
 
     def get(self, path: str) -> tuple[int, str, bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from monitor.admission import Admission
 
 
-def test_polls_past_a_hosts_limit_wait_in_due_order_and_take_the_freed_slots():
+def test_polls_past_a_hosts_limit_wait_in_due_order_and_take_the_freed_slots() -> None:
     admission = Admission()
 
     started = [admission.admit(source_id, "a.example", 2) for source_id in ("s1", "s2", "s3", "s4")]
@@ -21,7 +21,7 @@ def test_polls_past_a_hosts_limit_wait_in_due_order_and_take_the_freed_slots():
     assert admission.admit("s6", "a.example", 2) is True
 
 
-def test_hosts_do_not_wait_for_each_other():
+def test_hosts_do_not_wait_for_each_other() -> None:
     admission = Admission()
     assert admission.admit("a1", "a.example", 1) is True
     assert admission.admit("a2", "a.example", 1) is False
@@ -31,7 +31,7 @@ def test_hosts_do_not_wait_for_each_other():
     assert admission.release("a.example") == "a2"
 
 
-def test_clear_forgets_the_waiting_polls():
+def test_clear_forgets_the_waiting_polls() -> None:
     admission = Admission()
     for source_id in ("s1", "s2", "s3"):
         admission.admit(source_id, "a.example", 1)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from conftest import ROOT, Ministry, RunCli, write_config
 from sitekit import EN_ARTICLES, EN_DIR, EN_LIST, en_listing
@@ -60,7 +61,7 @@ def _all_en_articles_listed(ministry: Ministry) -> None:
     ministry.site.put(EN_DIR, en_listing(ministry.body(EN_LIST), entries), content_type="text/html")
 
 
-def _export(run_cli: RunCli, config: Path, fmt: str = "jsonl") -> list[dict[str, object]]:
+def _export(run_cli: RunCli, config: Path, fmt: str = "jsonl") -> list[dict[str, Any]]:
     code, out, err = run_cli("export", "--config", str(config), "--format", fmt)
     assert code == 0, err
     if fmt == "csv":
@@ -68,7 +69,9 @@ def _export(run_cli: RunCli, config: Path, fmt: str = "jsonl") -> list[dict[str,
     return [json.loads(line) for line in out.splitlines()]
 
 
-def test_check_and_export_give_exactly_the_articles_that_exist(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_check_and_export_give_exactly_the_articles_that_exist(
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli
+) -> None:
     _all_en_articles_listed(ministry)
     config = write_config(tmp_path, ministry.base)
 
@@ -93,7 +96,9 @@ def test_check_and_export_give_exactly_the_articles_that_exist(ministry: Ministr
         assert str(record["first_seen"]).endswith("Z")
 
 
-def test_second_check_adds_nothing_and_uses_conditional_requests(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_second_check_adds_nothing_and_uses_conditional_requests(
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli
+) -> None:
     _all_en_articles_listed(ministry)
     config = write_config(tmp_path, ministry.base)
     run_cli("check", "--config", str(config), "--source", "mfa-en-press")
@@ -111,7 +116,7 @@ def test_second_check_adds_nothing_and_uses_conditional_requests(ministry: Minis
 
 def test_real_listing_counts_failed_fetches_and_does_not_export_them(
     ministry: Ministry, tmp_path: Path, run_cli: RunCli
-):
+) -> None:
     config = write_config(tmp_path, ministry.base)
 
     code, out, _ = run_cli("check", "--config", str(config), "--source", "mfa-en-press", "--source", "mfa-zh-fyrbt")
@@ -131,7 +136,9 @@ def test_real_listing_counts_failed_fetches_and_does_not_export_them(
     assert zh["text"].startswith("国务院港澳办和香港中联办已分别就十三届全国人大常委会第二十次会议通过")
 
 
-def test_listing_with_no_links_is_a_source_failure_not_no_news(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_listing_with_no_links_is_a_source_failure_not_no_news(
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli
+) -> None:
     ministry.site.put(EN_DIR, ministry.body("fmprc/zh_error-page_2020-07-04.html"))
     config = write_config(tmp_path, ministry.base)
 
@@ -143,7 +150,7 @@ def test_listing_with_no_links_is_a_source_failure_not_no_news(ministry: Ministr
     assert _export(run_cli, config) == []
 
 
-def test_dead_host_is_reported_and_the_command_still_runs(tmp_path: Path, run_cli: RunCli):
+def test_dead_host_is_reported_and_the_command_still_runs(tmp_path: Path, run_cli: RunCli) -> None:
     config = write_config(tmp_path, "http://127.0.0.1:9", monitor={"retries": "0"})
 
     code, out, _ = run_cli("check", "--config", str(config), "--source", "mfa-en-press")
@@ -152,7 +159,7 @@ def test_dead_host_is_reported_and_the_command_still_runs(tmp_path: Path, run_cl
     assert out.startswith("mfa-en-press: FAILED (error): ConnectError")
 
 
-def test_unknown_source_is_a_config_error(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_unknown_source_is_a_config_error(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
     config = write_config(tmp_path, ministry.base)
 
     code, out, err = run_cli("check", "--config", str(config), "--source", "nope")
@@ -161,7 +168,7 @@ def test_unknown_source_is_a_config_error(ministry: Ministry, tmp_path: Path, ru
     assert err.strip() == f"monitor: {config}: source 'nope': key 'id': no such source"
 
 
-def test_console_script_runs_as_a_real_process(ministry: Ministry, tmp_path: Path):
+def test_console_script_runs_as_a_real_process(ministry: Ministry, tmp_path: Path) -> None:
     _all_en_articles_listed(ministry)
     config = write_config(tmp_path, ministry.base)
     command = [sys.executable, "-m", "monitor", "check", "--config", str(config), "--source", "mfa-en-press"]
@@ -180,7 +187,7 @@ def test_console_script_runs_as_a_real_process(ministry: Ministry, tmp_path: Pat
     assert len(exported.stdout.splitlines()) == 5
 
 
-def test_user_agent_and_no_requests_off_site(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_user_agent_and_no_requests_off_site(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
     entries = [("./t1793427.shtml", "a"), ("http://127.0.0.2:9/elsewhere.shtml", "b")]
     ministry.site.put(EN_DIR, en_listing(ministry.body(EN_LIST), entries))
     config = write_config(tmp_path, ministry.base, monitor={"user_agent": '"test-agent/1.0"'})
@@ -192,7 +199,7 @@ def test_user_agent_and_no_requests_off_site(ministry: Ministry, tmp_path: Path,
     assert {r.headers.get("user-agent") for r in ministry.site.requests} == {"test-agent/1.0"}
 
 
-def test_check_and_export_on_postgresql(ministry: Ministry, tmp_path: Path, run_cli: RunCli, pg_url: str):
+def test_check_and_export_on_postgresql(ministry: Ministry, tmp_path: Path, run_cli: RunCli, pg_url: str) -> None:
     _all_en_articles_listed(ministry)
     config = write_config(tmp_path, ministry.base)
     config.write_text(config.read_text().replace(f"sqlite:///{tmp_path}/monitor.db", pg_url))
@@ -207,7 +214,9 @@ def test_check_and_export_on_postgresql(ministry: Ministry, tmp_path: Path, run_
     assert {r["published"] for r in records} == {v[1] for v in EXPECTED_EN.values()}
 
 
-def test_check_shows_a_progress_bar_on_a_terminal_and_plain_lines_when_piped(ministry: Ministry, tmp_path: Path):
+def test_check_shows_a_progress_bar_on_a_terminal_and_plain_lines_when_piped(
+    ministry: Ministry, tmp_path: Path
+) -> None:
     import os
     import pty
 

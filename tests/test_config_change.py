@@ -23,7 +23,7 @@ def with_sources(config: Config, *sources: Source) -> Config:
     return dataclasses.replace(config, sources=sources)
 
 
-def test_nothing_changed(config: Config):
+def test_nothing_changed(config: Config) -> None:
     change = compare_configs(config, config)
 
     assert (change.added, change.removed, change.changed, change.rescheduled) == ((), (), (), ())
@@ -31,7 +31,7 @@ def test_nothing_changed(config: Config):
     assert change.describe() == "added none; removed none; changed none"
 
 
-def test_added_removed_changed_and_rescheduled_sources(config: Config):
+def test_added_removed_changed_and_rescheduled_sources(config: Config) -> None:
     first, second, third, *_ = config.sources
     renamed = dataclasses.replace(second, name="renamed")
     faster = dataclasses.replace(third, interval=timedelta(seconds=30))
@@ -46,7 +46,7 @@ def test_added_removed_changed_and_rescheduled_sources(config: Config):
     assert change.describe() == f"added brand-new; removed {first.id}; changed {second.id}, {third.id}"
 
 
-def test_cron_or_zone_changes_reschedule(config: Config):
+def test_cron_or_zone_changes_reschedule(config: Config) -> None:
     source = config.sources[0]
     london = config.source("govuk-publications").timezone
     for edited in (dataclasses.replace(source, cron="0 9 * * 1"), dataclasses.replace(source, timezone=london)):
@@ -54,7 +54,7 @@ def test_cron_or_zone_changes_reschedule(config: Config):
         assert change.rescheduled == (source.id,)
 
 
-def test_webhook_and_http_changes(config: Config):
+def test_webhook_and_http_changes(config: Config) -> None:
     hook = Endpoint(id="ops", url="http://127.0.0.1:9/hook", secret=Secret("s3cret"))
     new = dataclasses.replace(config, http=HttpSettings(user_agent="other/1.0"), webhooks=(hook,))
     source = config.sources[0]
@@ -67,6 +67,6 @@ def test_webhook_and_http_changes(config: Config):
     assert compare_configs(with_sources(config, source), slower).restart_needed == ("host_concurrency/host_delay",)
 
 
-def test_a_new_database_is_refused(config: Config):
+def test_a_new_database_is_refused(config: Config) -> None:
     with pytest.raises(ConfigError, match="key 'database': cannot change while running"):
         compare_configs(config, dataclasses.replace(config, database="sqlite:///elsewhere.db"))

@@ -27,6 +27,7 @@ from monitor.admission import POLLS_PER_HOST_SLOT
 from monitor.config import Config, load_config
 from monitor.pipeline import Pipeline
 from monitor.schedule import CRON_JITTER
+from monitor.simulator import RequestRecord
 from storage import SourceState, open_store
 from storage.sql import SqlStore
 
@@ -40,11 +41,13 @@ def list_en(ministry: Ministry, *docs: str) -> None:
     ministry.site.put(EN_DIR, en_listing(ministry.body(EN_LIST), entries))
 
 
-def listing_requests(ministry: Ministry, path: str = EN_DIR) -> list:
+def listing_requests(ministry: Ministry, path: str = EN_DIR) -> list[RequestRecord]:
     return ministry.site.requests_for(path)
 
 
-def test_sources_are_polled_on_schedule_and_unchanged_listings_come_back_as_304(ministry: Ministry, tmp_path: Path):
+def test_sources_are_polled_on_schedule_and_unchanged_listings_come_back_as_304(
+    ministry: Ministry, tmp_path: Path
+) -> None:
     list_en(ministry, FAST)
     config = daemon_config(tmp_path, ministry.base, interval="0.8s")
 
@@ -64,7 +67,7 @@ def test_sources_are_polled_on_schedule_and_unchanged_listings_come_back_as_304(
     assert code == 0 and seconds < 2.0
 
 
-def test_a_restart_does_not_poll_again_before_the_interval_is_up(ministry: Ministry, tmp_path: Path):
+def test_a_restart_does_not_poll_again_before_the_interval_is_up(ministry: Ministry, tmp_path: Path) -> None:
     list_en(ministry, FAST)
     config = daemon_config(tmp_path, ministry.base, interval="5s")
     with DaemonProcess(config) as daemon:
@@ -79,7 +82,7 @@ def test_a_restart_does_not_poll_again_before_the_interval_is_up(ministry: Minis
     assert len(listing_requests(ministry)) == 1
 
 
-def test_runs_missed_during_a_pause_coalesce_into_one(ministry: Ministry, tmp_path: Path):
+def test_runs_missed_during_a_pause_coalesce_into_one(ministry: Ministry, tmp_path: Path) -> None:
     list_en(ministry, FAST)
     config = daemon_config(tmp_path, ministry.base, interval="0.5s")
 
@@ -99,7 +102,7 @@ def test_runs_missed_during_a_pause_coalesce_into_one(ministry: Ministry, tmp_pa
     assert 0.4 <= _gaps(starts(listing_requests(ministry)))[-1] <= 0.7  # then on schedule again
 
 
-def test_per_host_limits_hold_across_sources(ministry: Ministry, tmp_path: Path):
+def test_per_host_limits_hold_across_sources(ministry: Ministry, tmp_path: Path) -> None:
     list_en(ministry, FAST, SLOW)
     sources = ("mfa-en-press", "mfa-zh-fyrbt")
     config = daemon_config(tmp_path, ministry.base, sources=sources, interval="3s", monitor={"host_delay": '"0.1s"'})
@@ -117,7 +120,7 @@ def test_per_host_limits_hold_across_sources(ministry: Ministry, tmp_path: Path)
     assert len(ministry.site.requests_for("/robots.txt")) == 1
 
 
-def test_robots_txt_is_obeyed_and_block_pages_are_reported_as_blocked(ministry: Ministry, tmp_path: Path):
+def test_robots_txt_is_obeyed_and_block_pages_are_reported_as_blocked(ministry: Ministry, tmp_path: Path) -> None:
     ministry.site.put("/robots.txt", f"User-agent: *\nDisallow: {EN_DIR}\n".encode(), content_type="text/plain")
     challenge = b"<html><body><script>document.cookie='jsl=1';location.reload();</script></body></html>"
     ministry.site.put(ZH_DIR, challenge)
@@ -141,7 +144,7 @@ def test_robots_txt_is_obeyed_and_block_pages_are_reported_as_blocked(ministry: 
 
 def test_three_failed_polls_raise_one_failing_and_the_next_success_one_recovered(
     ministry: Ministry, tmp_path: Path, run_cli: RunCli
-):
+) -> None:
     list_en(ministry, FAST)
     ministry.site.fault(EN_DIR, "status", times=5, status=503)
     with Receiver() as receiver:
@@ -173,7 +176,7 @@ def test_three_failed_polls_raise_one_failing_and_the_next_success_one_recovered
 
 def test_sighup_adds_and_removes_sources_live_and_a_bad_config_is_refused(
     ministry: Ministry, tmp_path: Path, run_cli: RunCli
-):
+) -> None:
     list_en(ministry, FAST)
     config = daemon_config(tmp_path, ministry.base, interval="0.5s")
 
@@ -210,7 +213,7 @@ def test_sighup_adds_and_removes_sources_live_and_a_bad_config_is_refused(
 
 def test_sigterm_during_a_poll_exits_0_within_the_bound_and_leaves_the_store_consistent(
     ministry: Ministry, tmp_path: Path
-):
+) -> None:
     list_en(ministry, FAST, SLOW)
     slow_path = ministry.path_of(EN_ARTICLES[SLOW])
     ministry.site.fault(slow_path, "delay", seconds=30)
@@ -239,7 +242,7 @@ def test_sigterm_during_a_poll_exits_0_within_the_bound_and_leaves_the_store_con
     assert version_rows == articles  # every version number has its stored version, nothing half-written
 
 
-def test_a_second_stop_signal_abandons_running_polls_at_once(ministry: Ministry, tmp_path: Path):
+def test_a_second_stop_signal_abandons_running_polls_at_once(ministry: Ministry, tmp_path: Path) -> None:
     list_en(ministry, FAST)
     ministry.site.fault(EN_DIR, "delay", seconds=30)
     config = daemon_config(tmp_path, ministry.base, interval="10s")
@@ -256,7 +259,7 @@ def test_a_second_stop_signal_abandons_running_polls_at_once(ministry: Ministry,
 
 def test_a_database_that_stays_unreachable_ends_the_daemon_with_exit_1(
     ministry: Ministry, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     # In-process, to shorten the wait. The store re-opens a lost connection, so the database is dropped outright:
     # it stays unreachable, and a supervisor restart is the way back.
     monkeypatch.setattr(daemon_module, "WAKE_S", 0.1)
@@ -281,7 +284,7 @@ def test_a_database_that_stays_unreachable_ends_the_daemon_with_exit_1(
 
 def test_a_poll_that_stores_events_wakes_the_outbox(
     ministry: Ministry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     # In-process, with the outbox's periodic look an hour apart: only the wake can deliver within the test.
     monkeypatch.setattr(daemon_module, "OUTBOX_POLL_S", 3600.0)
     list_en(ministry, FAST)
@@ -334,7 +337,7 @@ def counting(calls: Counter[str], name: str, method: Callable[..., Any]) -> Call
 
 def test_a_poll_reads_and_writes_its_source_state_once_recording_the_next_due_time(
     ministry: Ministry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     list_en(ministry, FAST)
     config = yearly_config(ministry, tmp_path)
     calls: Counter[str] = Counter()
@@ -358,7 +361,7 @@ def test_a_poll_reads_and_writes_its_source_state_once_recording_the_next_due_ti
 
 def test_a_poll_that_crashes_still_records_the_next_due_time(
     ministry: Ministry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     config = yearly_config(ministry, tmp_path)
 
     async def crash(self: Pipeline, *args: Any, **kwargs: Any) -> None:
@@ -378,7 +381,7 @@ def test_a_poll_that_crashes_still_records_the_next_due_time(
     assert_due_at_new_year(stored_state(config, "mfa-en-press"), config.source("mfa-en-press").timezone)
 
 
-def test_due_polls_of_one_host_take_turns_and_none_is_lost(ministry: Ministry, tmp_path: Path):
+def test_due_polls_of_one_host_take_turns_and_none_is_lost(ministry: Ministry, tmp_path: Path) -> None:
     sources = _all_source_ids()
     config = load_config(daemon_config(tmp_path, ministry.base, sources=sources, interval="30s"))
     running: set[str] = set()
@@ -414,7 +417,7 @@ def _all_source_ids() -> tuple[str, ...]:
     return tuple(re.findall(r'(?m)^id = "([^"]+)"$', text))
 
 
-def test_a_second_daemon_on_the_same_database_is_refused(ministry: Ministry, tmp_path: Path):
+def test_a_second_daemon_on_the_same_database_is_refused(ministry: Ministry, tmp_path: Path) -> None:
     config = daemon_config(tmp_path, ministry.base, interval="10s")
 
     with DaemonProcess(config) as first:
@@ -426,7 +429,9 @@ def test_a_second_daemon_on_the_same_database_is_refused(ministry: Ministry, tmp
     assert f"another `monitor run` (pid {first.pid}) holds" in second.log_path.read_text()
 
 
-def test_an_unusable_cron_expression_stops_the_start_with_exit_2(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_an_unusable_cron_expression_stops_the_start_with_exit_2(
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli
+) -> None:
     config = daemon_config(tmp_path, ministry.base)
     config.write_text(config.read_text().replace('interval = "2s"', 'cron = "*/10 7-25 * * 1-5"'))
 
@@ -437,7 +442,7 @@ def test_an_unusable_cron_expression_stops_the_start_with_exit_2(ministry: Minis
 
 
 @pytest.mark.parametrize("argument", ["--http=8787x", "--stop-timeout=0"])
-def test_bad_run_options_are_usage_errors(tmp_path: Path, run_cli: RunCli, argument: str):
+def test_bad_run_options_are_usage_errors(tmp_path: Path, run_cli: RunCli, argument: str) -> None:
     with pytest.raises(SystemExit) as caught:
         run_cli("run", "--config", str(tmp_path / "none.toml"), argument)
 

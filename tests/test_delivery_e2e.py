@@ -10,7 +10,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import ROOT, Ministry, RunCli, write_config
 from receiver import Receiver, Reply, Request
 from sitekit import EN_ARTICLES, EN_DIR, EN_LIST, en_listing
@@ -37,14 +39,14 @@ timeout = "10s"
     return write_config(tmp_path, ministry.base, extra=webhook)
 
 
-def _verified(requests: list[Request]) -> list[dict[str, object]]:
+def _verified(requests: list[Request]) -> list[dict[str, Any]]:
     verifier = Webhook(SECRET)
     return [verifier.verify(r.body, r.headers) for r in requests]
 
 
 def test_new_articles_reach_the_webhook_signed_and_byte_identical(
-    ministry: Ministry, tmp_path: Path, run_cli: RunCli, monkeypatch
-):
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEST_WEBHOOK_SECRET", SECRET)
     with Receiver() as receiver:
         config = _config(ministry, tmp_path, receiver)
@@ -60,13 +62,15 @@ def test_new_articles_reach_the_webhook_signed_and_byte_identical(
     stored = [line.encode() for line in events_out.splitlines()]
     # Byte for byte; order is promised per article only, and these are three articles delivered in parallel.
     assert sorted(r.body for r in requests) == sorted(stored), "the webhook body is the stored event, byte for byte"
-    assert sorted(p["data"]["article"]["doc_id"] for p in _verified(requests)) == sorted(DOCS[2:])  # type: ignore[index]
+    assert sorted(p["data"]["article"]["doc_id"] for p in _verified(requests)) == sorted(DOCS[2:])
     assert {r.headers["webhook-id"] for r in requests} == {json.loads(b)["id"] for b in stored}
     assert all(r.headers["user-agent"].startswith("ministry-monitor/") for r in requests)
     assert SECRET not in out + err
 
 
-def test_sigkill_in_the_middle_of_a_delivery_run_loses_nothing(ministry: Ministry, tmp_path: Path, monkeypatch):
+def test_sigkill_in_the_middle_of_a_delivery_run_loses_nothing(
+    ministry: Ministry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TEST_WEBHOOK_SECRET", SECRET)
     env = {**os.environ, "TEST_WEBHOOK_SECRET": SECRET}
     with Receiver(default=Reply(hang=True)) as down:
@@ -88,7 +92,7 @@ def test_sigkill_in_the_middle_of_a_delivery_run_loses_nothing(ministry: Ministr
         received = up.requests
 
     payloads = _verified(received)
-    assert sorted(p["data"]["article"]["doc_id"] for p in payloads) == sorted(DOCS[2:])  # type: ignore[index]
+    assert sorted(p["data"]["article"]["doc_id"] for p in payloads) == sorted(DOCS[2:])
     assert len({r.headers["webhook-id"] for r in received}) == len(received) == 3
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import ROOT
 
 
-def test_demo_shows_publish_edit_delete_with_verified_webhooks(tmp_path: Path):
+def test_demo_shows_publish_edit_delete_with_verified_webhooks(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "monitor", "demo", "--dir", str(tmp_path)],
         cwd=ROOT,

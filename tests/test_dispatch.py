@@ -29,7 +29,7 @@ async def settle(condition: Callable[[], bool]) -> None:
 
 def test_due_polls_take_turns_per_host_a_running_one_is_skipped_and_stop_drops_the_waiting(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
-):
+) -> None:
     config = load_config(write_config(tmp_path, "http://127.0.0.1:9"))  # every source on one host
     limit = POLLS_PER_HOST_SLOT * config.sources[0].host_concurrency
     started: list[str] = []

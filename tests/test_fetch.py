@@ -61,7 +61,7 @@ def gaps(starts: list[float]) -> list[float]:
     return [b - a for a, b in zip(ordered, ordered[1:], strict=False)]
 
 
-def test_unchanged_pages_come_back_as_304_and_changed_ones_as_200(ministry: Ministry, tmp_path: Path):
+def test_unchanged_pages_come_back_as_304_and_changed_ones_as_200(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     url = article_urls(ministry)[0]
     path = ministry.path_of(EN_ARTICLES["t1793427"])
@@ -84,7 +84,7 @@ def test_unchanged_pages_come_back_as_304_and_changed_ones_as_200(ministry: Mini
 
 
 @pytest.mark.parametrize("limit", [1, 2])
-def test_per_host_concurrency_limit_holds(ministry: Ministry, tmp_path: Path, limit: int):
+def test_per_host_concurrency_limit_holds(ministry: Ministry, tmp_path: Path, limit: int) -> None:
     config, source = setup(ministry, tmp_path, host_concurrency=str(limit))
     source = dataclasses.replace(source, robots=False)
     ministry.site.fault("*", "delay", seconds=0.2)
@@ -99,7 +99,7 @@ def test_per_host_concurrency_limit_holds(ministry: Ministry, tmp_path: Path, li
     assert ministry.site.max_concurrency("127.0.0.1") == limit
 
 
-def test_requests_to_one_host_are_spaced_by_the_host_delay(ministry: Ministry, tmp_path: Path):
+def test_requests_to_one_host_are_spaced_by_the_host_delay(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path, host_delay='"0.25s"', concurrency="8")
     urls = article_urls(ministry)
 
@@ -114,7 +114,7 @@ def test_requests_to_one_host_are_spaced_by_the_host_delay(ministry: Ministry, t
     assert min(gaps([r.started for r in requests])) >= 0.24
 
 
-def test_robots_txt_disallow_is_obeyed_and_the_file_is_fetched_once(ministry: Ministry, tmp_path: Path):
+def test_robots_txt_disallow_is_obeyed_and_the_file_is_fetched_once(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     ministry.site.put("/robots.txt", f"User-agent: *\nDisallow: {EN_DIR}\n".encode(), content_type="text/plain")
     zh_url = ministry.url(ministry.path_of(ZH_ARTICLE))
@@ -134,7 +134,7 @@ def test_robots_txt_disallow_is_obeyed_and_the_file_is_fetched_once(ministry: Mi
     assert [r.path for r in ministry.site.requests if r.path != ministry.path_of(ZH_ARTICLE)] == ["/robots.txt"]
 
 
-def test_robots_rules_for_our_user_agent_apply_and_robots_false_skips_them(ministry: Ministry, tmp_path: Path):
+def test_robots_rules_for_our_user_agent_apply_and_robots_false_skips_them(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     rules = "User-agent: ministry-monitor\nDisallow: /web/\n\nUser-agent: *\nDisallow: /\n"
     ministry.site.put("/robots.txt", rules.encode(), content_type="text/plain")
@@ -157,7 +157,7 @@ def test_robots_rules_for_our_user_agent_apply_and_robots_false_skips_them(minis
     assert ignored.status == 200
 
 
-def test_an_unreachable_robots_txt_is_not_permission(ministry: Ministry, tmp_path: Path):
+def test_an_unreachable_robots_txt_is_not_permission(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     ministry.site.fault("/robots.txt", "status", status=503)
     url = article_urls(ministry)[0]
@@ -171,7 +171,7 @@ def test_an_unreachable_robots_txt_is_not_permission(ministry: Ministry, tmp_pat
     assert [r.path for r in ministry.site.requests] == ["/robots.txt"]
 
 
-def test_retries_back_off_and_honour_retry_after(ministry: Ministry, tmp_path: Path):
+def test_retries_back_off_and_honour_retry_after(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path, retries="2")
     source = dataclasses.replace(source, robots=False)
     path = ministry.path_of(EN_ARTICLES["t1793427"])
@@ -185,7 +185,7 @@ def test_retries_back_off_and_honour_retry_after(ministry: Ministry, tmp_path: P
     assert requests[1].started - requests[0].started >= 0.95
 
 
-def test_exhausted_retries_raise_the_last_status(ministry: Ministry, tmp_path: Path):
+def test_exhausted_retries_raise_the_last_status(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path, retries="2")
     source = dataclasses.replace(source, robots=False)
     ministry.site.fault(EN_DIR, "status", status=503)
@@ -197,7 +197,7 @@ def test_exhausted_retries_raise_the_last_status(ministry: Ministry, tmp_path: P
     assert [r.status for r in ministry.site.requests_for(EN_DIR)] == [503, 503, 503]
 
 
-def test_a_retry_after_beyond_a_minute_is_not_waited_for(ministry: Ministry, tmp_path: Path):
+def test_a_retry_after_beyond_a_minute_is_not_waited_for(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path, retries="3")
     source = dataclasses.replace(source, robots=False)
     ministry.site.fault(EN_DIR, "status", status=429, headers={"Retry-After": "120"})
@@ -210,7 +210,9 @@ def test_a_retry_after_beyond_a_minute_is_not_waited_for(ministry: Ministry, tmp
 
 
 @pytest.mark.parametrize("status", [403, 412, 521])
-def test_block_statuses_are_reported_as_blocked_without_retrying(ministry: Ministry, tmp_path: Path, status: int):
+def test_block_statuses_are_reported_as_blocked_without_retrying(
+    ministry: Ministry, tmp_path: Path, status: int
+) -> None:
     config, source = setup(ministry, tmp_path, retries="3")
     source = dataclasses.replace(source, robots=False)
     ministry.site.fault(EN_DIR, "status", status=status, body=b"<html>Access denied</html>")
@@ -225,7 +227,7 @@ def test_block_statuses_are_reported_as_blocked_without_retrying(ministry: Minis
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-def test_a_body_over_the_size_cap_is_refused(ministry: Ministry, tmp_path: Path, chunked: bool):
+def test_a_body_over_the_size_cap_is_refused(ministry: Ministry, tmp_path: Path, chunked: bool) -> None:
     config, source = setup(ministry, tmp_path, max_body_bytes="4096")
     source = dataclasses.replace(source, robots=False)
     ministry.site.fault(EN_DIR, "oversize", bytes=1_000_000, chunked=chunked)
@@ -239,7 +241,7 @@ def test_a_body_over_the_size_cap_is_refused(ministry: Ministry, tmp_path: Path,
     assert len(ministry.site.requests_for(EN_DIR)) == 1  # not retried
 
 
-def test_redirects_are_followed_up_to_the_cap(ministry: Ministry, tmp_path: Path):
+def test_redirects_are_followed_up_to_the_cap(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path, max_redirects="3")
     source = dataclasses.replace(source, robots=False)
     target = ministry.path_of(EN_ARTICLES["t1793427"])
@@ -254,7 +256,7 @@ def test_redirects_are_followed_up_to_the_cap(ministry: Ministry, tmp_path: Path
     assert not short.redirected_off_site
 
 
-def test_a_redirect_off_the_site_is_not_followed(ministry: Ministry, tmp_path: Path):
+def test_a_redirect_off_the_site_is_not_followed(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     source = dataclasses.replace(source, robots=False)
     ministry.site.redirect("/gone", "https://example.invalid/elsewhere")
@@ -265,7 +267,7 @@ def test_a_redirect_off_the_site_is_not_followed(ministry: Ministry, tmp_path: P
     assert [r.path for r in ministry.site.requests] == ["/gone"]
 
 
-def test_a_page_without_a_charset_comes_back_byte_for_byte(ministry: Ministry, tmp_path: Path):
+def test_a_page_without_a_charset_comes_back_byte_for_byte(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     source = dataclasses.replace(source, robots=False)
     url = ministry.url(ministry.path_of(ZH_ARTICLE))
@@ -276,7 +278,7 @@ def test_a_page_without_a_charset_comes_back_byte_for_byte(ministry: Ministry, t
     assert page.body == ministry.body(ZH_ARTICLE)
 
 
-def test_a_server_that_does_not_answer_in_time_is_a_timeout(ministry: Ministry, tmp_path: Path):
+def test_a_server_that_does_not_answer_in_time_is_a_timeout(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path, timeout='"0.3s"', retries="1")
     source = dataclasses.replace(source, robots=False)
     ministry.site.fault(EN_DIR, "delay", seconds=5)
@@ -289,7 +291,7 @@ def test_a_server_that_does_not_answer_in_time_is_a_timeout(ministry: Ministry, 
     assert all(0.25 <= seconds < 2 for *_, seconds in observed)
 
 
-def test_the_observer_sees_every_request_with_its_outcome(ministry: Ministry, tmp_path: Path):
+def test_the_observer_sees_every_request_with_its_outcome(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     observed: Observed = []
     urls = [*article_urls(ministry)[:2], ministry.url("/no-such-page.shtml")]

@@ -37,7 +37,7 @@ def request(raw: bytes) -> tuple[str, dict[str, str], bytes]:
     return status, headers, body
 
 
-def test_a_route_answers_and_closes_the_connection():
+def test_a_route_answers_and_closes_the_connection() -> None:
     status, headers, body = request(b"GET /healthz?probe=1 HTTP/1.1\r\nHost: x\r\n\r\n")
 
     assert status == "HTTP/1.1 200 OK"
@@ -46,14 +46,14 @@ def test_a_route_answers_and_closes_the_connection():
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
 
 
-def test_a_failing_probe_is_a_503_with_its_reason():
+def test_a_failing_probe_is_a_503_with_its_reason() -> None:
     status, _, body = request(b"GET /readyz HTTP/1.0\r\n\r\n")
 
     assert status == "HTTP/1.1 503 Service Unavailable"
     assert body == b"not ready: store unreachable\n"
 
 
-def test_head_has_headers_but_no_body():
+def test_head_has_headers_but_no_body() -> None:
     status, headers, body = request(b"HEAD /healthz HTTP/1.1\r\n\r\n")
 
     assert status == "HTTP/1.1 200 OK" and headers["Content-Length"] == "3" and body == b""
@@ -70,7 +70,7 @@ def test_head_has_headers_but_no_body():
         (b"GET /healthz HTTP/1.1\r\n", "HTTP/1.1 400 Bad Request"),  # hangs up before the end of the headers
     ],
 )
-def test_bad_requests_get_an_error_status(raw: bytes, status: str):
+def test_bad_requests_get_an_error_status(raw: bytes, status: str) -> None:
     async def send_and_hang_up() -> bytes:
         server = await start_health_server("127.0.0.1", 0, ROUTES)
         try:
@@ -90,7 +90,7 @@ def test_bad_requests_get_an_error_status(raw: bytes, status: str):
     assert answer.split(b"\r\n", 1)[0].decode() == status
 
 
-def test_a_port_in_use_is_a_clear_error():
+def test_a_port_in_use_is_a_clear_error() -> None:
     async def bind_twice() -> None:
         first = await start_health_server("127.0.0.1", 0, ROUTES)
         try:
@@ -113,11 +113,11 @@ def test_a_port_in_use_is_a_clear_error():
         ("[::1]:8787", ("::1", 8787)),
     ],
 )
-def test_listen_addresses(text: str, address: tuple[str, int]):
+def test_listen_addresses(text: str, address: tuple[str, int]) -> None:
     assert parse_address(text) == address
 
 
 @pytest.mark.parametrize("text", ["", "host:", "127.0.0.1:http", "127.0.0.1:70000"])
-def test_bad_listen_addresses(text: str):
+def test_bad_listen_addresses(text: str) -> None:
     with pytest.raises(ValueError, match="not a listen address"):
         parse_address(text)

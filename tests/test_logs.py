@@ -20,7 +20,7 @@ def restore_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-def test_json_lines_carry_the_message_and_the_extra_fields(capsys: pytest.CaptureFixture[str]):
+def test_json_lines_carry_the_message_and_the_extra_fields(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(verbose=False, fmt="json")
 
     logging.getLogger("monitor.daemon").info(
@@ -43,7 +43,7 @@ def test_json_lines_carry_the_message_and_the_extra_fields(capsys: pytest.Captur
     assert second["level"] == "ERROR" and "RuntimeError: boom" in second["exc"]
 
 
-def test_text_lines_and_levels(capsys: pytest.CaptureFixture[str]):
+def test_text_lines_and_levels(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(verbose=False, fmt="text")
     configure_logging(verbose=False, fmt="text")  # again: still one line per record
 
@@ -59,7 +59,7 @@ def test_text_lines_and_levels(capsys: pytest.CaptureFixture[str]):
     ]
 
 
-def test_verbose_shows_every_fetch_but_not_httpx_requests(capsys: pytest.CaptureFixture[str]):
+def test_verbose_shows_every_fetch_but_not_httpx_requests(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(verbose=True, fmt="text")
 
     logging.getLogger("monitor.fetch").info("fetch line")
@@ -68,6 +68,6 @@ def test_verbose_shows_every_fetch_but_not_httpx_requests(capsys: pytest.Capture
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_an_unknown_format_is_refused():
+def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown log format"):
         configure_logging(verbose=False, fmt="xml")

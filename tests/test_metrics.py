@@ -51,11 +51,11 @@ def total(samples: Samples, name: str, **labels: str) -> float:
         ("FetchError", "error"),
     ],
 )
-def test_fetch_outcomes_become_a_few_labels(outcome: str, label: str):
+def test_fetch_outcomes_become_a_few_labels(outcome: str, label: str) -> None:
     assert fetch_outcome(outcome) == label
 
 
-def test_polls_fetches_and_source_gauges_are_exported():
+def test_polls_fetches_and_source_gauges_are_exported() -> None:
     metrics = Metrics()
     metrics.observe_fetch("a", "listing", "200", 0.12)
     metrics.observe_fetch("a", "article", "412", 0.03)
@@ -97,7 +97,7 @@ def test_polls_fetches_and_source_gauges_are_exported():
     assert total(samples, "process_resident_memory_bytes") > 0
 
 
-def test_the_source_gauges_show_exactly_the_tracked_sources():
+def test_the_source_gauges_show_exactly_the_tracked_sources() -> None:
     metrics = Metrics()
     metrics.track_sources(["kept", "new"])
     stored = [SourceState("gone", consecutive_failures=5, failing=True), SourceState("kept", consecutive_failures=2)]
@@ -111,7 +111,7 @@ def test_the_source_gauges_show_exactly_the_tracked_sources():
     assert ("monitor_source_last_success_timestamp_seconds", (("source", "new"),)) not in samples  # never succeeded
 
 
-def test_without_the_stored_states_the_source_gauges_are_left_out():
+def test_without_the_stored_states_the_source_gauges_are_left_out() -> None:
     metrics = Metrics()
     metrics.track_sources(["a"])
     metrics.observe_crash("a")
@@ -122,7 +122,7 @@ def test_without_the_stored_states_the_source_gauges_are_left_out():
     assert not [name for name, _ in samples if name.startswith("monitor_source_")]
 
 
-def test_label_values_are_escaped_in_the_text_format():
+def test_label_values_are_escaped_in_the_text_format() -> None:
     metrics = Metrics()
     odd = 'a "quoted" back\\slash\nnewline'
     metrics.observe_crash(odd)
@@ -134,7 +134,7 @@ def test_label_values_are_escaped_in_the_text_format():
     assert total(samples, "monitor_source_consecutive_failures", source=odd) == 7
 
 
-def test_metrics_of_the_running_daemon_match_what_the_site_served(ministry: Ministry, tmp_path: Path):
+def test_metrics_of_the_running_daemon_match_what_the_site_served(ministry: Ministry, tmp_path: Path) -> None:
     listing = ministry.body(EN_LIST)
     ministry.site.put(EN_DIR, en_listing(listing, [("./t1793427.shtml", "a"), ("./t0000001.shtml", "missing")]))
     with Receiver() as receiver:

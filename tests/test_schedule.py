@@ -62,7 +62,7 @@ CRON_CASES = [
 
 
 @pytest.mark.parametrize(("expression", "zone", "after", "expected"), CRON_CASES)
-def test_next_cron(expression: str, zone: ZoneInfo, after: datetime, expected: datetime):
+def test_next_cron(expression: str, zone: ZoneInfo, after: datetime, expected: datetime) -> None:
     assert next_cron(parse_cron(expression), after, zone) == expected
 
 
@@ -78,12 +78,12 @@ def test_next_cron(expression: str, zone: ZoneInfo, after: datetime, expected: d
         ("5-1 * * * *", "minute field '5-1'"),
     ],
 )
-def test_bad_cron_expressions_are_refused(expression: str, message: str):
+def test_bad_cron_expressions_are_refused(expression: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_cron(expression)
 
 
-def test_a_cron_that_never_matches_is_a_config_error(tmp_path: Path, source: Source):
+def test_a_cron_that_never_matches_is_a_config_error(tmp_path: Path, source: Source) -> None:
     text = write_config(tmp_path, "http://127.0.0.1:9").read_text()
     text = text.replace('id = "mfa-en-press"\n', 'id = "mfa-en-press"\ncron = "0 0 30 2 *"\n')
     (tmp_path / "bad.toml").write_text(text)
@@ -107,7 +107,9 @@ INTERVAL_CASES = [
 
 
 @pytest.mark.parametrize(("last_attempt", "spread", "expected"), INTERVAL_CASES)
-def test_first_run_of_an_interval_source(source: Source, last_attempt: datetime | None, spread: float, expected):
+def test_first_run_of_an_interval_source(
+    source: Source, last_attempt: datetime | None, spread: float, expected: datetime
+) -> None:
     schedule = schedule_for(replace(source, interval=TEN_MIN, cron=None))
 
     assert first_run(schedule, now=NOW, last_attempt=last_attempt, spread=spread) == expected
@@ -124,7 +126,7 @@ NEXT_CASES = [
 
 
 @pytest.mark.parametrize(("previous", "now", "expected"), NEXT_CASES)
-def test_next_run_of_an_interval_source(source: Source, previous: datetime, now: datetime, expected: datetime):
+def test_next_run_of_an_interval_source(source: Source, previous: datetime, now: datetime, expected: datetime) -> None:
     schedule = schedule_for(replace(source, interval=TEN_MIN, cron=None))
 
     assert next_run(schedule, previous=previous, now=now, spread=0.9) == expected
@@ -138,11 +140,11 @@ def test_next_run_of_an_interval_source(source: Source, previous: datetime, now:
         (timedelta(days=1), MAX_INTERVAL_JITTER),
     ],
 )
-def test_interval_jitter_is_a_tenth_capped_at_a_minute(source: Source, interval: timedelta, jitter: timedelta):
+def test_interval_jitter_is_a_tenth_capped_at_a_minute(source: Source, interval: timedelta, jitter: timedelta) -> None:
     assert schedule_for(replace(source, interval=interval, cron=None)).jitter == jitter
 
 
-def test_cron_sources_run_at_cron_times_in_their_zone_plus_jitter(source: Source):
+def test_cron_sources_run_at_cron_times_in_their_zone_plus_jitter(source: Source) -> None:
     schedule = schedule_for(replace(source, cron=BUSINESS, timezone=SHANGHAI))
     friday_night = utc(2024, 5, 3, 15, 0)  # 23:00 in Shanghai
 
@@ -155,7 +157,7 @@ def test_cron_sources_run_at_cron_times_in_their_zone_plus_jitter(source: Source
     assert after_sleep == utc(2024, 5, 6, 3, 4)  # missed runs are not replayed one by one: one run, now
 
 
-def test_next_cron_needs_an_aware_time():
+def test_next_cron_needs_an_aware_time() -> None:
     with pytest.raises(ValueError, match="aware"):
         next_cron(parse_cron(BUSINESS), datetime(2024, 1, 1), LONDON)
 
@@ -165,7 +167,7 @@ def interval_schedule(source: Source, interval: timedelta = TEN_MIN) -> Schedule
     return schedule_for(replace(source, interval=interval, cron=None))
 
 
-def test_the_timetable_hands_out_due_sources_earliest_first_each_rescheduled(source: Source):
+def test_the_timetable_hands_out_due_sources_earliest_first_each_rescheduled(source: Source) -> None:
     table = Timetable(lambda: 0.0)
     schedule = interval_schedule(source)
     table.put("late", schedule, NOW + timedelta(minutes=2))
@@ -181,7 +183,7 @@ def test_the_timetable_hands_out_due_sources_earliest_first_each_rescheduled(sou
     assert len(table) == 3
 
 
-def test_runs_missed_while_nobody_looked_coalesce_into_one_and_keep_the_phase(source: Source):
+def test_runs_missed_while_nobody_looked_coalesce_into_one_and_keep_the_phase(source: Source) -> None:
     table = Timetable(lambda: 0.0)
     table.put("s", interval_schedule(source), NOW)
 
@@ -190,7 +192,7 @@ def test_runs_missed_while_nobody_looked_coalesce_into_one_and_keep_the_phase(so
     assert table.pop_due(NOW + timedelta(hours=8, minutes=9)) == []
 
 
-def test_a_cron_source_is_rescheduled_at_its_next_cron_time_plus_jitter(source: Source):
+def test_a_cron_source_is_rescheduled_at_its_next_cron_time_plus_jitter(source: Source) -> None:
     table = Timetable(lambda: 0.5)
     schedule = schedule_for(replace(source, cron=BUSINESS, timezone=SHANGHAI))
     monday_seven = utc(2024, 5, 5, 23, 0)  # Monday 07:00 in Shanghai
@@ -200,7 +202,7 @@ def test_a_cron_source_is_rescheduled_at_its_next_cron_time_plus_jitter(source: 
     assert table.due_at("s") == utc(2024, 5, 5, 23, 10) + CRON_JITTER / 2
 
 
-def test_a_removed_or_replaced_source_keeps_no_old_due_time(source: Source):
+def test_a_removed_or_replaced_source_keeps_no_old_due_time(source: Source) -> None:
     table = Timetable(lambda: 0.0)
     schedule = interval_schedule(source)
     table.put("gone", schedule, NOW)
@@ -217,7 +219,7 @@ def test_a_removed_or_replaced_source_keeps_no_old_due_time(source: Source):
     assert table.next_due() is None and len(table) == 0
 
 
-def test_many_replacements_do_not_grow_the_timetable(source: Source):
+def test_many_replacements_do_not_grow_the_timetable(source: Source) -> None:
     table = Timetable(lambda: 0.0)
     schedule = interval_schedule(source)
     for n in range(1000):
@@ -227,7 +229,7 @@ def test_many_replacements_do_not_grow_the_timetable(source: Source):
     assert table.pop_due(NOW + timedelta(seconds=999)) == ["s"]
 
 
-def test_sources_with_the_same_timing_share_one_schedule(tmp_path: Path):
+def test_sources_with_the_same_timing_share_one_schedule(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, "http://127.0.0.1:9"))
 
     schedules = check_schedules(config)

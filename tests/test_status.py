@@ -29,7 +29,7 @@ def checked(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> Path:
     return config
 
 
-def test_status_json_has_one_record_per_source(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_status_json_has_one_record_per_source(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
     config = checked(ministry, tmp_path, run_cli)
 
     code, out, _ = run_cli("status", "--config", str(config), "--json")
@@ -52,7 +52,7 @@ def test_status_json_has_one_record_per_source(ministry: Ministry, tmp_path: Pat
     assert (new["state"], new["last_success"], new["articles"]) == ("new", None, 0)
 
 
-def test_status_table_is_readable(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_status_table_is_readable(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
     config = checked(ministry, tmp_path, run_cli)
 
     code, out, _ = run_cli("status", "--config", str(config))
@@ -71,7 +71,7 @@ def test_status_table_is_readable(ministry: Ministry, tmp_path: Path, run_cli: R
 
 def test_status_names_the_running_daemon_and_sources_no_longer_configured(
     ministry: Ministry, tmp_path: Path, run_cli: RunCli
-):
+) -> None:
     config = checked(ministry, tmp_path, run_cli)
     daemon_config(tmp_path, ministry.base, sources=("mfa-zh-fyrbt",))
 
@@ -87,7 +87,7 @@ def test_status_names_the_running_daemon_and_sources_no_longer_configured(
     ]
 
 
-def test_table_times_are_relative_to_now():
+def test_table_times_are_relative_to_now() -> None:
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     row = {
         "source": "s",
@@ -107,7 +107,7 @@ def test_table_times_are_relative_to_now():
     assert len(header) <= len(line)
 
 
-def test_reload_without_a_running_daemon_is_an_error(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_reload_without_a_running_daemon_is_an_error(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
     config = daemon_config(tmp_path, ministry.base)
 
     code, _, err = run_cli("reload", "--config", str(config))
@@ -116,7 +116,7 @@ def test_reload_without_a_running_daemon_is_an_error(ministry: Ministry, tmp_pat
     assert f"no running `monitor run` holds {tmp_path}/monitor.pid" in err
 
 
-def test_pid_file_beside_sqlite_else_beside_the_config(ministry: Ministry, tmp_path: Path):
+def test_pid_file_beside_sqlite_else_beside_the_config(ministry: Ministry, tmp_path: Path) -> None:
     config = load_config(daemon_config(tmp_path, ministry.base))
     postgres = dataclasses.replace(config, database="postgresql://monitor@db/monitor")
 

@@ -263,7 +263,7 @@ def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 # --- keep-alive and the idle pools ------------------------------------------------------------------------------
 
 
-def test_sequential_requests_to_one_origin_share_one_connection():
+def test_sequential_requests_to_one_origin_share_one_connection() -> None:
     async def main() -> list[bytes]:
         async with serve(echo) as server, pooled() as transport:
             responses = [await fetch(transport, server.url(f"/{i}")) for i in range(5)]
@@ -273,7 +273,7 @@ def test_sequential_requests_to_one_origin_share_one_connection():
     assert run(main) == [f"1 GET /{i}".encode() for i in range(5)]
 
 
-def test_concurrent_requests_open_several_connections_and_later_ones_reuse_them():
+def test_concurrent_requests_open_several_connections_and_later_ones_reuse_them() -> None:
     async def main() -> None:
         async with serve(in_groups(4, 4)) as server, pooled(max_idle_per_origin=4) as transport:
             await asyncio.gather(*(fetch(transport, server.url(f"/a{i}")) for i in range(4)))
@@ -286,7 +286,7 @@ def test_concurrent_requests_open_several_connections_and_later_ones_reuse_them(
     run(main)
 
 
-def test_idle_connections_to_one_origin_are_capped_and_the_extra_ones_closed():
+def test_idle_connections_to_one_origin_are_capped_and_the_extra_ones_closed() -> None:
     async def main() -> None:
         async with serve(in_groups(4, 2)) as server, pooled(max_idle_per_origin=2) as transport:
             await asyncio.gather(*(fetch(transport, server.url(f"/a{i}")) for i in range(4)))
@@ -299,7 +299,7 @@ def test_idle_connections_to_one_origin_are_capped_and_the_extra_ones_closed():
     run(main)
 
 
-def test_idle_origins_are_capped_and_the_least_recently_used_one_is_closed():
+def test_idle_origins_are_capped_and_the_least_recently_used_one_is_closed() -> None:
     async def main() -> None:
         async with (
             serve(echo) as a,
@@ -319,7 +319,7 @@ def test_idle_origins_are_capped_and_the_least_recently_used_one_is_closed():
     run(main)
 
 
-def test_an_origin_whose_connections_are_all_in_use_does_not_take_an_idle_origin_slot():
+def test_an_origin_whose_connections_are_all_in_use_does_not_take_an_idle_origin_slot() -> None:
     async def main() -> None:
         async with (
             serve(echo) as a,
@@ -340,7 +340,7 @@ def test_an_origin_whose_connections_are_all_in_use_does_not_take_an_idle_origin
     run(main)
 
 
-def test_an_idle_connection_past_keepalive_expiry_is_closed_not_reused():
+def test_an_idle_connection_past_keepalive_expiry_is_closed_not_reused() -> None:
     async def main() -> None:
         async with serve(echo) as server, pooled(keepalive_expiry=0.05) as transport:
             await fetch(transport, server.url("/1"))
@@ -352,7 +352,7 @@ def test_an_idle_connection_past_keepalive_expiry_is_closed_not_reused():
     run(main)
 
 
-def test_response_closed_after_aclose_of_the_transport_is_not_pooled():
+def test_response_closed_after_aclose_of_the_transport_is_not_pooled() -> None:
     async def main() -> None:
         async with serve(echo) as server:
             transport = Http11Transport()
@@ -394,7 +394,7 @@ async def close_after_answer(request: Received, peer: Peer) -> None:
         pytest.param(drop_second_request("reset"), id="reset-on-next-request"),
     ],
 )
-def test_a_dropped_idle_connection_is_replaced_transparently(handler: Handler):
+def test_a_dropped_idle_connection_is_replaced_transparently(handler: Handler) -> None:
     async def main() -> None:
         async with serve(handler) as server, pooled() as transport:
             await fetch(transport, server.url("/first"))
@@ -412,7 +412,7 @@ async def payload() -> AsyncIterator[bytes]:
 
 
 @pytest.mark.parametrize("how", ["close", "reset"])
-def test_a_post_with_bytes_body_is_sent_again_but_a_streamed_one_is_not(how: str):
+def test_a_post_with_bytes_body_is_sent_again_but_a_streamed_one_is_not(how: str) -> None:
     async def main() -> None:
         async with serve(drop_second_request(how)) as server, pooled() as transport:
             await fetch(transport, server.url("/first"))
@@ -431,7 +431,7 @@ def test_a_post_with_bytes_body_is_sent_again_but_a_streamed_one_is_not(how: str
 
 
 @pytest.mark.parametrize(("warm", "connections"), [(False, 1), (True, 2)], ids=["fresh", "after-a-stale-one"])
-def test_a_new_connection_closed_before_any_answer_is_an_error_not_a_retry(warm: bool, connections: int):
+def test_a_new_connection_closed_before_any_answer_is_an_error_not_a_retry(warm: bool, connections: int) -> None:
     async def handler(request: Received, peer: Peer) -> None:
         if request.target == "/warm":
             await echo(request, peer)
@@ -449,7 +449,7 @@ def test_a_new_connection_closed_before_any_answer_is_an_error_not_a_retry(warm:
     run(main)
 
 
-def test_a_read_timeout_on_a_reused_connection_is_not_retried():
+def test_a_read_timeout_on_a_reused_connection_is_not_retried() -> None:
     async def handler(request: Received, peer: Peer) -> None:
         await (hang() if request.target == "/slow" else echo(request, peer))
 
@@ -465,7 +465,7 @@ def test_a_read_timeout_on_a_reused_connection_is_not_retried():
 
 
 @pytest.mark.parametrize("close", [True, False], ids=["then-close", "kept-open"])
-def test_bytes_a_server_sends_on_an_idle_connection_are_not_taken_as_the_next_answer(close: bool):
+def test_bytes_a_server_sends_on_an_idle_connection_are_not_taken_as_the_next_answer(close: bool) -> None:
     async def main() -> None:
         async with serve(echo) as server, pooled() as transport:
             await fetch(transport, server.url("/first"))
@@ -480,7 +480,7 @@ def test_bytes_a_server_sends_on_an_idle_connection_are_not_taken_as_the_next_an
     run(main)
 
 
-def test_bytes_after_the_end_of_a_response_retire_the_connection():
+def test_bytes_after_the_end_of_a_response_retire_the_connection() -> None:
     async def handler(request: Received, peer: Peer) -> None:
         if request.target == "/first":
             peer.write(response(body=b"ok") + b"HTTP/1.1 200 OK\r\n")  # more than Content-Length promised
@@ -497,7 +497,7 @@ def test_bytes_after_the_end_of_a_response_retire_the_connection():
     run(main)
 
 
-def test_a_cancelled_request_closes_its_connection():
+def test_a_cancelled_request_closes_its_connection() -> None:
     async def handler(request: Received, peer: Peer) -> None:
         await (no_answer(request, peer) if request.target == "/slow" else echo(request, peer))
 
@@ -525,7 +525,7 @@ def test_a_cancelled_request_closes_its_connection():
     ],
     ids=["content-length", "chunked"],
 )
-def test_a_response_closed_before_its_end_closes_the_connection(partial: bytes):
+def test_a_response_closed_before_its_end_closes_the_connection(partial: bytes) -> None:
     async def handler(request: Received, peer: Peer) -> None:
         await (echo(request, peer) if request.target == "/next" else answer(partial)(request, peer))
 
@@ -553,7 +553,7 @@ def test_a_response_closed_before_its_end_closes_the_connection(partial: bytes):
     ],
     ids=["304", "304-with-length", "204", "HEAD"],
 )
-def test_a_response_without_body_closed_unread_keeps_its_connection(method: str, raw: bytes):
+def test_a_response_without_body_closed_unread_keeps_its_connection(method: str, raw: bytes) -> None:
     async def main() -> None:
         async with serve(answer(raw)) as server, pooled() as transport:
             for _ in range(3):
@@ -564,7 +564,7 @@ def test_a_response_without_body_closed_unread_keeps_its_connection(method: str,
     run(main)
 
 
-def test_a_closed_body_cannot_be_read_and_closing_twice_is_harmless():
+def test_a_closed_body_cannot_be_read_and_closing_twice_is_harmless() -> None:
     async def main() -> None:
         async with serve(echo) as server, pooled() as transport:
             request = httpx.Request("GET", server.url(), extensions={"timeout": TIMEOUTS})
@@ -634,7 +634,7 @@ BIG_CHUNKED = chunked(*[BIG[i : i + 100_000] for i in range(0, len(BIG), 100_000
         ),
     ],
 )
-def test_framing(method: str, raw: bytes, server_closes: bool, status: int, body: bytes, reused: bool):
+def test_framing(method: str, raw: bytes, server_closes: bool, status: int, body: bytes, reused: bool) -> None:
     async def main() -> None:
         async with serve(answer(raw, close=server_closes)) as server, pooled() as transport:
             for i in range(2):
@@ -707,7 +707,7 @@ HEAD_CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n12345
         ),
     ],
 )
-def test_server_failures_raise_httpx_errors(handler: Handler, timeouts: dict[str, float], errors: Any):
+def test_server_failures_raise_httpx_errors(handler: Handler, timeouts: dict[str, float], errors: Any) -> None:
     async def main() -> None:
         async with serve(handler) as server, pooled() as transport:
             with pytest.raises(errors):
@@ -717,7 +717,7 @@ def test_server_failures_raise_httpx_errors(handler: Handler, timeouts: dict[str
     run(main)
 
 
-def test_connection_refused_is_a_connect_error():
+def test_connection_refused_is_a_connect_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]  # closed on leaving: nothing listens there any more
 
@@ -729,7 +729,7 @@ def test_connection_refused_is_a_connect_error():
     run(main)
 
 
-def test_a_tls_handshake_never_answered_is_a_connect_timeout():
+def test_a_tls_handshake_never_answered_is_a_connect_timeout() -> None:
     async def main() -> None:
         async with serve(raw=hang) as server, pooled() as transport:
             url = server.url().replace("http:", "https:")
@@ -739,7 +739,7 @@ def test_a_tls_handshake_never_answered_is_a_connect_timeout():
     run(main)
 
 
-def test_a_server_that_stops_reading_gives_a_write_timeout():
+def test_a_server_that_stops_reading_gives_a_write_timeout() -> None:
     async def main() -> None:
         async with serve(raw=hang) as server, pooled() as transport:
             with pytest.raises(httpx.WriteTimeout):
@@ -751,7 +751,7 @@ def test_a_server_that_stops_reading_gives_a_write_timeout():
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/file", "ws://127.0.0.1/", "file:///etc/passwd", "http:///no-host"])
-def test_unsupported_schemes_are_refused(url: str):
+def test_unsupported_schemes_are_refused(url: str) -> None:
     async def main() -> None:
         async with pooled() as transport:
             with pytest.raises(httpx.UnsupportedProtocol):
@@ -760,7 +760,7 @@ def test_unsupported_schemes_are_refused(url: str):
     run(main)
 
 
-def test_a_header_that_would_inject_another_is_a_local_protocol_error():
+def test_a_header_that_would_inject_another_is_a_local_protocol_error() -> None:
     async def main() -> None:
         async with serve(echo) as server, pooled() as transport:
             with pytest.raises(httpx.LocalProtocolError):
@@ -770,7 +770,7 @@ def test_a_header_that_would_inject_another_is_a_local_protocol_error():
     run(main)
 
 
-def test_a_sync_request_body_is_refused_not_sent_empty():
+def test_a_sync_request_body_is_refused_not_sent_empty() -> None:
     async def main() -> None:
         async with serve(echo) as server, pooled() as transport:
             with pytest.raises(TypeError):
@@ -844,7 +844,7 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     return Certs(directory)
 
 
-def test_https_with_a_trusted_ca_works_and_keeps_the_connection_alive(certs: Certs):
+def test_https_with_a_trusted_ca_works_and_keeps_the_connection_alive(certs: Certs) -> None:
     async def main() -> None:
         async with serve(echo, tls=certs.server()) as server, pooled(ssl_context=certs.client()) as transport:
             responses = [await fetch(transport, server.url(f"/{i}")) for i in range(3)]
@@ -862,7 +862,7 @@ async def plain_http_400(peer: Peer) -> None:
 
 
 @pytest.mark.parametrize("case", ["unknown-ca", "wrong-name", "plain-http-server"])
-def test_a_certificate_not_trusted_for_the_host_is_a_connect_error(certs: Certs, case: str):
+def test_a_certificate_not_trusted_for_the_host_is_a_connect_error(certs: Certs, case: str) -> None:
     client = None if case == "unknown-ca" else certs.client()  # None: the transport's default context (certifi)
 
     async def main() -> None:
@@ -912,7 +912,7 @@ class SilentTlsServer:
         assert not self.errors, self.errors
 
 
-def test_aclose_does_not_wait_long_for_a_tls_server_that_never_answers_close_notify(certs: Certs):
+def test_aclose_does_not_wait_long_for_a_tls_server_that_never_answers_close_notify(certs: Certs) -> None:
     async def main() -> None:
         transport = Http11Transport(ssl_context=certs.client())
         assert (await fetch(transport, server.url)).content == b"ok"
@@ -926,7 +926,7 @@ def test_aclose_does_not_wait_long_for_a_tls_server_that_never_answers_close_not
 # --- through httpx.AsyncClient (as webhooks use it) ------------------------------------------------------------------
 
 
-def test_client_post_arrives_intact_and_the_response_is_described_right():
+def test_client_post_arrives_intact_and_the_response_is_described_right() -> None:
     body = bytes(range(256)) * 800
     raw = (
         b"HTTP/1.1 299 Fine Thanks\r\nX-Mixed-Case: v\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
@@ -952,7 +952,7 @@ def test_client_post_arrives_intact_and_the_response_is_described_right():
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
-def test_client_aclose_closes_the_idle_connections(certs: Certs, tls: bool):
+def test_client_aclose_closes_the_idle_connections(certs: Certs, tls: bool) -> None:
     async def main() -> None:
         async with serve(echo, tls=certs.server() if tls else None) as server:
             client = httpx.AsyncClient(transport=Http11Transport(ssl_context=certs.client() if tls else None))
@@ -965,7 +965,7 @@ def test_client_aclose_closes_the_idle_connections(certs: Certs, tls: bool):
     run(main)
 
 
-def test_client_streams_a_chunked_response():
+def test_client_streams_a_chunked_response() -> None:
     async def main() -> list[bytes]:
         async with serve(answer(chunked(b"a" * 70_000, b"b" * 70_000))) as server:
             async with httpx.AsyncClient(transport=Http11Transport()) as client:
