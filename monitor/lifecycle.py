@@ -28,11 +28,11 @@ class Observation:
 
     kind: str
     extracted: Extracted | None = None
-    raw: bytes | None = None
     etag: str | None = None
     last_modified: str | None = None
     error: str | None = None
     raw_zlib: bytes | None = None
+    """The page's HTML compressed with storage.compress_raw, as the store keeps it (done off the event loop)."""
     content_hash: str | None = None
     """content.content_hash of `extracted`, when the caller already computed it (off the event loop)."""
 
@@ -86,9 +86,8 @@ def _content(
         published=extracted.published,
         text=extracted.text,
         content_hash=digest,
-        raw=None if same_as else obs.raw,
-        same_as=same_as,
         raw_zlib=None if same_as else obs.raw_zlib,
+        same_as=same_as,
     )
     first = article.version == 0
     article.version, article.content_hash, article.last_changed = version.version, digest, now

@@ -20,7 +20,7 @@ from monitor.events import article_event, source_event
 from monitor.extract import extract_links, looks_like_challenge, normalise_url
 from monitor.fetch import Fetcher, Page
 from monitor.lifecycle import Decision, Observation, decide
-from monitor.readers import PageReaders, read_article
+from monitor.readers import PageReaders
 from storage import ArticleState, EventRecord, SourceState, Store
 
 __all__ = ["Pipeline", "SourceReport"]
@@ -62,12 +62,12 @@ class Pipeline:
         clock: Callable[[], datetime],
         readers: PageReaders | None = None,
     ) -> None:
-        """`readers` read article pages in worker processes; without them pages are read inline."""
+        """`readers` read article pages (in worker processes, if it has any); by default, in this process."""
         self.config = config
         self._store = store
         self._fetcher = fetcher
         self._clock = clock
-        self._readers = readers
+        self._readers = PageReaders(0) if readers is None else readers
 
     async def check_source(
         self, source: Source, *, revisit_all: bool = False, next_due: datetime | None = None
@@ -215,8 +215,6 @@ class Pipeline:
             return Observation("not_modified", etag=article.etag, last_modified=article.last_modified)
         if _redirected_away(source, article, page):
             return Observation("missing", error=f"error page at {page.final_url}")
-        if self._readers is None:
-            return read_article(source, page)
         return await self._readers.read(source, page)
 
     def _apply(self, source: Source, article: ArticleState, observation: Observation, report: SourceReport) -> None:

@@ -31,7 +31,6 @@ import os
 import pickle
 import signal
 import struct
-from dataclasses import replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -89,7 +88,6 @@ def read_article(source: Source, page: Page) -> Observation:
     return Observation(
         "content",
         extracted,
-        page.body,
         page.etag,
         page.last_modified,
         raw_zlib=compress_raw(page.body),
@@ -99,9 +97,7 @@ def read_article(source: Source, page: Page) -> Observation:
 
 def _answer(job: int, source: Source, page: Page) -> bytes:
     try:
-        # The raw HTML is not sent back: the parent has it (only its compressed copy is new).
-        observation = replace(read_article(source, page), raw=None)
-        return pickle.dumps((job, observation, None), pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((job, read_article(source, page), None), pickle.HIGHEST_PROTOCOL)
     except Exception as exc:  # a bug, not a bad page: the caller gets it raised, as it would inline
         try:
             return pickle.dumps((job, None, exc), pickle.HIGHEST_PROTOCOL)
@@ -346,7 +342,7 @@ class PageReaders:
         finally:
             self._wake(1)
         self.read_by_workers += 1
-        return replace(observation, raw=page.body) if observation.kind == "content" else observation
+        return observation
 
     async def _worker(self) -> _Worker | None:
         """Return the worker with the fewest pages, waiting for one to have room; None: read the page here.

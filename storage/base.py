@@ -78,10 +78,9 @@ class VersionRecord:
     published: str | None
     text: str
     content_hash: str
-    raw: bytes | None = None
-    same_as: int | None = None
     raw_zlib: bytes | None = None
-    """`raw` already compressed with storage.compress_raw (done off the event loop); else the store compresses."""
+    """The page's HTML compressed with storage.compress_raw, exactly as stored; zlib.decompress gives the HTML."""
+    same_as: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +169,7 @@ class Store(Protocol):
         """Return an article's versions, oldest first, without raw HTML."""
 
     def version(self, article_id: int, number: int) -> VersionRecord | None:
-        """Return one version (with its raw HTML), or None."""
+        """Return one version (with its compressed HTML, `raw_zlib`), or None."""
 
     def version_hashes(self, article_id: int) -> dict[str, int]:
         """Return each content hash the article has had, mapped to the first version that had it."""

@@ -225,10 +225,7 @@ class SqlStore:
         return article.id
 
     def add_version(self, article_id: int, version: VersionRecord) -> None:
-        """Append a version to an article's history; raw HTML is stored zlib-compressed."""
-        raw = version.raw_zlib
-        if raw is None and version.raw is not None:
-            raw = compress_raw(version.raw)
+        """Append a version to an article's history; its HTML arrives, and is stored, zlib-compressed."""
         self._execute(
             "INSERT INTO versions (article_id, version, fetched_at, title, published, body_text, content_hash, raw,"
             " same_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -240,7 +237,7 @@ class SqlStore:
                 version.published,
                 version.text,
                 version.content_hash,
-                raw,
+                version.raw_zlib,
                 version.same_as,
             ),
         )
@@ -255,7 +252,7 @@ class SqlStore:
         return [_version(row, None) for row in rows]
 
     def version(self, article_id: int, number: int) -> VersionRecord | None:
-        """Return one version (with its raw HTML), or None."""
+        """Return one version (with its compressed HTML, `raw_zlib`), or None."""
         rows = self._rows(
             "SELECT version, fetched_at, title, published, body_text, content_hash, same_as, raw FROM versions"
             " WHERE article_id = ? AND version = ?",
@@ -417,7 +414,7 @@ def _version(row: tuple[Any, ...], raw: bytes | None) -> VersionRecord:
         text=row[4],
         content_hash=row[5],
         same_as=row[6],
-        raw=zlib.decompress(bytes(raw)) if raw is not None else None,
+        raw_zlib=bytes(raw) if raw is not None else None,
     )
 
 

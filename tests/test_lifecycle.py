@@ -48,12 +48,10 @@ def extracted(text: str) -> Extracted:
 
 TEXT_A = "CCTV: On June 29, US Secretary of State Mike Pompeo said...\n\nZhao Lijian: It is China's internal affair."
 OBSERVATIONS = {
-    "A": Observation("content", extracted(TEXT_A), raw=b"<html>A</html>", etag='"a"'),
-    "A-noise": Observation("content", extracted(TEXT_A.replace(" ", "\u00a0", 3) + "\u200b"), raw=b"<html>A2</html>"),
-    "B": Observation(
-        "content", extracted(TEXT_A.replace("internal affair", "internal affairs")), raw=b"<html>B</html>"
-    ),
-    "C": Observation("content", extracted(TEXT_A + "\n\nQ: One more question?"), raw=b"<html>C</html>"),
+    "A": Observation("content", extracted(TEXT_A), raw_zlib=b"<zlib A>", etag='"a"'),
+    "A-noise": Observation("content", extracted(TEXT_A.replace(" ", "\u00a0", 3) + "\u200b"), raw_zlib=b"<zlib A2>"),
+    "B": Observation("content", extracted(TEXT_A.replace("internal affair", "internal affairs")), raw_zlib=b"<zlib B>"),
+    "C": Observation("content", extracted(TEXT_A + "\n\nQ: One more question?"), raw_zlib=b"<zlib C>"),
     "304": Observation("not_modified"),
     "404": Observation("missing", error="HTTP 404"),
     "fail": Observation("failed", error="timed out after 20s"),
@@ -79,7 +77,7 @@ def run(steps: list[Step], *, baseline: bool = False, source: Source = SOURCE) -
             assert decision.version is not None, where
             assert (decision.version.version, decision.version.same_as) == (version, same_as), where
             assert decision.version.fetched_at == now
-            assert decision.version.raw == (None if same_as else OBSERVATIONS[key].raw), where
+            assert decision.version.raw_zlib == (None if same_as else OBSERVATIONS[key].raw_zlib), where
             assert (
                 decision.article.version == version and decision.article.content_hash == decision.version.content_hash
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,6 +153,24 @@ def test_flapping_between_seen_states_fires_one_update(site: Site, run_cli: RunC
     assert site.types() == [("article.updated", A)]
     code, out, _ = run_cli("history", "--config", str(site.config), site.url(A))
     assert out.count("same content as v") == 3
+
+
+def test_each_new_version_keeps_the_served_html_and_a_repeat_keeps_none(site: Site) -> None:
+    original = site.article(A)
+    edited = replace_once(original, EDIT_OLD, EDIT_NEW)
+    for body in (edited, original):
+        site.serve(A, body)
+        site.check("--revisit")
+
+    store = open_store(load_config(site.config).database)
+    try:
+        article = store.find_article(site.url(A))
+        assert article is not None and article.id is not None
+        versions = [store.version(article.id, n) for n in (1, 2, 3)]
+    finally:
+        store.close()
+    kept = [(v.same_as, v.raw_zlib and zlib.decompress(v.raw_zlib)) for v in versions if v is not None]
+    assert kept == [(None, original), (None, edited), (1, None)]
 
 
 @pytest.mark.parametrize("how", ["404", "410", "redirect-to-error-page", "error-page-200", "redirect-home"])

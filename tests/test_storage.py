@@ -5,13 +5,15 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PG_ADMIN, ROOT
+from conftest import FIXTURES, PG_ADMIN, ROOT
 
 from storage import (
     ArticleState,
@@ -22,6 +24,7 @@ from storage import (
     StorageUnavailableError,
     Store,
     VersionRecord,
+    compress_raw,
     describe_url,
     open_store,
 )
@@ -50,10 +53,9 @@ def _article(url: str = "https://example.org/t1.shtml", **fields: object) -> Art
     return ArticleState("src", url, first_seen=T0, **fields)  # type: ignore[arg-type]
 
 
-def _version(number: int, text: str = "body", raw: bytes | None = b"<html>raw</html>") -> VersionRecord:
-    return VersionRecord(
-        number, T0 + timedelta(minutes=number), "title", "2020-06-30T00:00:00+08:00", text, f"h{text}", raw
-    )
+def _version(number: int, text: str = "body", raw: bytes = b"<html>raw</html>") -> VersionRecord:
+    at = T0 + timedelta(minutes=number)
+    return VersionRecord(number, at, "title", "2020-06-30T00:00:00+08:00", text, f"h{text}", compress_raw(raw))
 
 
 def _event(event_id: str, kind: str = "article.published", at: datetime = T0, source: str = "src") -> EventRecord:
@@ -95,12 +97,45 @@ def test_articles_versions_and_export(store: Store):
     assert store.articles("src")[article.url] == article
     assert store.find_article(article.url) == article
     assert [v.version for v in store.versions(article_id)] == [1, 2, 3]
-    assert store.versions(article_id)[0].raw is None, "listing versions does not load raw HTML"
+    assert store.versions(article_id)[0].raw_zlib is None, "listing versions does not load raw HTML"
     assert store.version(article_id, 1) == _version(1, "first")
     assert store.version_hashes(article_id) == {"hfirst": 1, "hsecond": 2}
     rows = list(store.export_rows())
     assert [(a.url, v.version, v.same_as) for a, v in rows] == [(article.url, 3, 1)]
     assert store.count_versions() == 3
+
+
+def _execute_directly(store_url: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run one statement on the database behind `store_url` without the store; return its rows (bytes as bytes)."""
+    if store_url.startswith("sqlite"):
+        with closing(sqlite3.connect(store_url.removeprefix("sqlite:///"))) as conn, conn:
+            return conn.execute(statement, params).fetchall()
+    with psycopg.connect(store_url) as pg:
+        cursor = pg.execute(statement.replace("?", "%s"), params)
+        rows = cursor.fetchall() if cursor.description else []
+        return [tuple(bytes(c) if isinstance(c, memoryview) else c for c in row) for row in rows]
+
+
+def test_raw_html_is_stored_and_read_back_as_the_zlib_bytes_on_disk(store_url: str) -> None:
+    html = (FIXTURES / "fmprc/en_article_t1793427_regular-press-conference_2020-06-30.html").read_bytes()
+    with closing(open_store(store_url)) as store:
+        article_id = store.save_article(_article())
+        store.add_version(article_id, _version(2, raw=html))
+    # Databases written before RAW_COMPRESSION = 1 hold level-6 zlib: the store returns whatever zlib bytes it finds.
+    older = zlib.compress(html, 6)
+    _execute_directly(
+        store_url,
+        "INSERT INTO versions SELECT article_id, 1, fetched_at, title, published, body_text, content_hash, ?, same_as"
+        " FROM versions",
+        (older,),
+    )
+    with closing(open_store(store_url)) as store:
+        read = [store.version(article_id, n) for n in (1, 2)]
+
+    on_disk = _execute_directly(store_url, "SELECT version, raw FROM versions ORDER BY version")
+    assert on_disk == [(1, older), (2, compress_raw(html))], "the column holds the given zlib bytes, nothing else"
+    assert [v.raw_zlib if v else None for v in read] == [older, compress_raw(html)], "read back exactly as stored"
+    assert zlib.decompress(older) == zlib.decompress(compress_raw(html)) == html
 
 
 def test_articles_for_check_reads_only_what_a_check_can_touch(store: Store):
