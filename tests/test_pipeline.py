@@ -41,7 +41,7 @@ class Site:
     def url(self, doc: str) -> str:
         return self.ministry.url(self.path(doc))
 
-    def list(self, *docs: str) -> None:
+    def show(self, *docs: str) -> None:
         entries = [(f"./{doc}.shtml", TITLES[doc]) for doc in docs]
         self.ministry.site.put(EN_DIR, en_listing(self.ministry.body(EN_LIST), entries))
 
@@ -71,14 +71,14 @@ class Site:
 @pytest.fixture
 def site(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> Site:
     site = Site(ministry, tmp_path, run_cli, source_overrides=FAST_REMOVAL)
-    site.list(A, B)
+    site.show(A, B)
     site.check()
     assert site.events() == [], "the baseline check fires nothing"
     return site
 
 
-def test_new_article_on_the_listing_fires_one_published(site: Site):
-    site.list(C, A, B)
+def test_new_article_on_the_listing_fires_one_published(site: Site) -> None:
+    site.show(C, A, B)
 
     out = site.check()
     site.check()
@@ -96,8 +96,8 @@ def test_new_article_on_the_listing_fires_one_published(site: Site):
     assert "previous" not in events[0]["data"]
 
 
-def test_silent_edit_after_the_article_left_the_listing_is_found_by_a_revisit(site: Site, run_cli: RunCli):
-    site.list(B)  # A drops off the listing: delisted, not removed
+def test_silent_edit_after_the_article_left_the_listing_is_found_by_a_revisit(site: Site, run_cli: RunCli) -> None:
+    site.show(B)  # A drops off the listing: delisted, not removed
     site.check()
     site.serve(A, replace_once(site.article(A), EDIT_OLD, EDIT_NEW))
 
@@ -118,14 +118,14 @@ def test_silent_edit_after_the_article_left_the_listing_is_found_by_a_revisit(si
     assert " v1 " in out and " v2 " in out and "changed: text +1/-3" in out
 
 
-def test_noise_only_changes_fire_nothing(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_noise_only_changes_fire_nothing(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
     site = Site(
         ministry,
         tmp_path,
         run_cli,
         article_overrides={"ignore": '[".counter"]', "ignore_text": r'["Views: \\d+"]'},
     )
-    site.list(A)
+    site.show(A)
     site.check()
     noisy = inject_into_body(site.article(A), '<div class="content">', '<p class="counter">Visits today: 991</p>')
     noisy = inject_into_body(noisy, '<div class="content">', "<script>var built = 1732771200;</script>")
@@ -142,7 +142,7 @@ def test_noise_only_changes_fire_nothing(ministry: Ministry, tmp_path: Path, run
     assert json.loads(out)["version"] == 1
 
 
-def test_flapping_between_seen_states_fires_one_update(site: Site, run_cli: RunCli):
+def test_flapping_between_seen_states_fires_one_update(site: Site, run_cli: RunCli) -> None:
     original = site.article(A)
     edited = replace_once(original, EDIT_OLD, EDIT_NEW)
 
@@ -174,8 +174,8 @@ def test_each_new_version_keeps_the_served_html_and_a_repeat_keeps_none(site: Si
 
 
 @pytest.mark.parametrize("how", ["404", "410", "redirect-to-error-page", "error-page-200", "redirect-home"])
-def test_gone_on_k_checks_is_removed_once(site: Site, how: str):
-    site.list(B)
+def test_gone_on_k_checks_is_removed_once(site: Site, how: str) -> None:
+    site.show(B)
     if how in ("404", "410"):
         site.ministry.site.fault(site.path(A), "status", status=int(how))
     elif how == "redirect-to-error-page":
@@ -197,7 +197,7 @@ def test_gone_on_k_checks_is_removed_once(site: Site, how: str):
 
 
 @pytest.mark.parametrize("status", [404, 503, 500, 429])
-def test_one_failed_fetch_or_a_5xx_is_never_a_removal(site: Site, status: int):
+def test_one_failed_fetch_or_a_5xx_is_never_a_removal(site: Site, status: int) -> None:
     site.ministry.site.fault(site.path(A), "status", status=status, times=1 if status == 404 else None)
 
     for _ in range(4):
@@ -206,7 +206,7 @@ def test_one_failed_fetch_or_a_5xx_is_never_a_removal(site: Site, status: int):
     assert site.types() == []
 
 
-def test_removed_then_back_is_restored_with_a_diff(site: Site):
+def test_removed_then_back_is_restored_with_a_diff(site: Site) -> None:
     site.ministry.site.fault(site.path(A), "status", status=404)
     for _ in range(3):
         site.check("--revisit")
@@ -231,7 +231,7 @@ def test_removed_then_back_is_restored_with_a_diff(site: Site):
         ("page", b"<html><body><p>Service temporarily unavailable</p></body></html>"),
     ],
 )
-def test_blocked_listing_raises_source_failing_and_never_removes(site: Site, block: tuple[str, Any]):
+def test_blocked_listing_raises_source_failing_and_never_removes(site: Site, block: tuple[str, Any]) -> None:
     kind, value = block
     if kind == "status":
         site.ministry.site.fault(EN_DIR, "status", status=value, body=b"<html>blocked</html>")
@@ -244,18 +244,18 @@ def test_blocked_listing_raises_source_failing_and_never_removes(site: Site, blo
     expected = "blocked" if kind == "status" or b"cookie" in value else "layout"
     assert all(out.startswith(f"mfa-en-press: FAILED ({expected})") for out in outputs)
     site.ministry.site.clear_faults()
-    site.list(A, B)
+    site.show(A, B)
     site.check()
     assert [t for t, _ in site.types()] == ["source.failing", "source.recovered"]
 
 
 def test_listing_with_far_fewer_links_is_a_source_problem_not_mass_delisting(
     ministry: Ministry, tmp_path: Path, run_cli: RunCli
-):
+) -> None:
     site = Site(ministry, tmp_path, run_cli)
     ministry.site.put(EN_DIR, ministry.body(EN_LIST))  # the real 40-link listing
     site.check()
-    site.list(A)  # one link left
+    site.show(A)  # one link left
 
     out = site.check()
 
@@ -264,7 +264,7 @@ def test_listing_with_far_fewer_links_is_a_source_problem_not_mass_delisting(
 
 def test_govuk_snapshots_a_week_apart_publish_exactly_the_new_items(
     ministry: Ministry, tmp_path: Path, run_cli: RunCli
-):
+) -> None:
     from monitor.config import load_config
     from monitor.extract import extract_links
 
@@ -293,7 +293,7 @@ def test_govuk_snapshots_a_week_apart_publish_exactly_the_new_items(
     assert f"{len(new_items)} new" in out
 
 
-def test_chinese_edit_diff_is_character_level(ministry: Ministry, tmp_path: Path, run_cli: RunCli):
+def test_chinese_edit_diff_is_character_level(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
     site = Site(ministry, tmp_path, run_cli)
     zh_dir = "/web/wjdt_674879/fyrbt_674889/"
     zh_path = zh_dir + "t1793459.shtml"
@@ -316,7 +316,7 @@ def test_chinese_edit_diff_is_character_level(ministry: Ministry, tmp_path: Path
     assert "".join(change["added"]) in ("始终", "始终坚定", "始终坚定，")
 
 
-def test_check_keeps_the_next_due_time_the_daemon_recorded(site: Site):
+def test_check_keeps_the_next_due_time_the_daemon_recorded(site: Site) -> None:
     store = open_store(load_config(site.config).database)
     try:
         before = store.source_state("mfa-en-press")

@@ -9,9 +9,9 @@ import signal
 import sqlite3
 import tomllib
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from conftest import FIXTURES, ROOT, RunCli
@@ -47,7 +47,7 @@ def page(body: bytes, name: str = "t1793427") -> Page:
     return Page(url, url, 200, body, "text/html", '"etag"', "Tue, 30 Jun 2020 10:00:00 GMT")
 
 
-def run(body: Callable[[], Awaitable[T]]) -> T:
+def run(body: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(body())
 
 
@@ -72,7 +72,7 @@ async def read_remotely(readers: PageReaders, source: Source, body: bytes) -> Ob
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_a_worker_process_reads_a_page_exactly_as_the_event_loop_would(name: str):
+def test_a_worker_process_reads_a_page_exactly_as_the_event_loop_would(name: str) -> None:
     source, body, kind = PAGES[name]
     inline = read_article(source, page(body))
     readers = PageReaders(1, start_after=0)
@@ -92,7 +92,7 @@ def test_a_worker_process_reads_a_page_exactly_as_the_event_loop_would(name: str
         assert remote.content_hash and remote.extracted is not None and remote.extracted.text
 
 
-def test_workers_start_only_after_the_first_pages_of_a_burst_and_stop_when_idle():
+def test_workers_start_only_after_the_first_pages_of_a_burst_and_stop_when_idle() -> None:
     source, body, _kind = PAGES["en article"]
     readers = PageReaders(1, start_after=3, idle_s=0.3)
     seen: list[bool] = []
@@ -118,7 +118,7 @@ def test_workers_start_only_after_the_first_pages_of_a_burst_and_stop_when_idle(
     assert seen == [False, False, False, True, False, False]
 
 
-def test_no_processes_means_every_page_is_read_in_place():
+def test_no_processes_means_every_page_is_read_in_place() -> None:
     source, body, _kind = PAGES["en article"]
     readers = PageReaders(0, start_after=0)
 
@@ -131,7 +131,7 @@ def test_no_processes_means_every_page_is_read_in_place():
     assert all(r == read_article(source, page(body)) for r in results)
 
 
-def test_a_killed_worker_loses_no_page_and_the_pool_comes_back():
+def test_a_killed_worker_loses_no_page_and_the_pool_comes_back() -> None:
     source, body, _kind = PAGES["zh article"]
     expected = read_article(source, page(body))
     readers = PageReaders(1, start_after=0)
@@ -155,7 +155,7 @@ def test_a_killed_worker_loses_no_page_and_the_pool_comes_back():
     assert results == [expected, expected, expected]
 
 
-def test_many_pages_in_flight_at_once_all_come_back_right():
+def test_many_pages_in_flight_at_once_all_come_back_right() -> None:
     pages = [(name, *PAGES[name]) for name in ("en article", "zh article", "zh error page")] * 8
     readers = PageReaders(2, start_after=0)
 
@@ -175,7 +175,7 @@ def test_many_pages_in_flight_at_once_all_come_back_right():
     ("line", "expected"),
     [("", None), ('read_workers = "auto"', None), ("read_workers = 0", 0), ("read_workers = 3", 3)],
 )
-def test_read_workers_setting(tmp_path: Path, line: str, expected: int | None):
+def test_read_workers_setting(tmp_path: Path, line: str, expected: int | None) -> None:
     path = tmp_path / "sources.toml"
     path.write_text(f'[monitor]\ndatabase = "sqlite:///{tmp_path}/m.db"\n{line}\n', encoding="utf-8")
 
@@ -183,7 +183,7 @@ def test_read_workers_setting(tmp_path: Path, line: str, expected: int | None):
 
 
 @pytest.mark.parametrize("value", ["-1", '"two"', "1.5"])
-def test_a_bad_read_workers_setting_names_the_key(tmp_path: Path, value: str):
+def test_a_bad_read_workers_setting_names_the_key(tmp_path: Path, value: str) -> None:
     path = tmp_path / "sources.toml"
     path.write_text(f"[monitor]\nread_workers = {value}\n", encoding="utf-8")
 
@@ -193,7 +193,7 @@ def test_a_bad_read_workers_setting_names_the_key(tmp_path: Path, value: str):
     assert "read_workers" in str(caught.value) and str(path) in str(caught.value)
 
 
-def test_pages_past_the_bound_are_read_in_place_and_the_rest_by_the_worker():
+def test_pages_past_the_bound_are_read_in_place_and_the_rest_by_the_worker() -> None:
     # One worker holding 2 pages, 3 more waiting for it: of 20 pages arriving at once, 15 are read here at once
     # (the bound on fetched pages held in memory) and 5 by the worker, all correct.
     source, body, _kind = PAGES["en article"]
@@ -213,7 +213,7 @@ def test_pages_past_the_bound_are_read_in_place_and_the_rest_by_the_worker():
     assert run(main) == [expected] * 20
 
 
-def test_a_worker_killed_with_pages_in_flight_loses_none_of_them():
+def test_a_worker_killed_with_pages_in_flight_loses_none_of_them() -> None:
     source, body, _kind = PAGES["zh article"]
     expected = read_article(source, page(body))
     readers = PageReaders(1, start_after=0)
@@ -232,7 +232,7 @@ def test_a_worker_killed_with_pages_in_flight_loses_none_of_them():
     assert run(main) == [expected] * 30
 
 
-def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker():
+def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker() -> None:
     source, body, _kind = PAGES["en article"]
     expected = read_article(source, page(body))
     readers = PageReaders(2, start_after=0)
@@ -320,7 +320,7 @@ instances: list[_PatientReaders] = []
 
 def test_monitor_check_stores_the_same_with_worker_processes_as_without(
     tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     listings = 3
     monkeypatch.setattr("monitor.app.PageReaders", _PatientReaders)
     instances.clear()

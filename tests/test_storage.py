@@ -62,7 +62,7 @@ def _event(event_id: str, kind: str = "article.published", at: datetime = T0, so
     return EventRecord(event_id, kind, source, at, b'{"id":"%s"}' % event_id.encode(), "https://example.org/t1.shtml")
 
 
-def test_source_state_round_trips(store: Store):
+def test_source_state_round_trips(store: Store) -> None:
     assert store.source_state("src") is None
     state = SourceState(
         "src",
@@ -84,7 +84,7 @@ def test_source_state_round_trips(store: Store):
     assert store.source_states() == [state]
 
 
-def test_articles_versions_and_export(store: Store):
+def test_articles_versions_and_export(store: Store) -> None:
     article = _article(doc_id="t1", next_fetch_at=T0 + timedelta(hours=1))
     article_id = store.save_article(article)
     store.add_version(article_id, _version(1, "first"))
@@ -138,7 +138,7 @@ def test_raw_html_is_stored_and_read_back_as_the_zlib_bytes_on_disk(store_url: s
     assert zlib.decompress(older) == zlib.decompress(compress_raw(html)) == html
 
 
-def test_articles_for_check_reads_only_what_a_check_can_touch(store: Store):
+def test_articles_for_check_reads_only_what_a_check_can_touch(store: Store) -> None:
     urls = {name: f"https://example.org/{name}.shtml" for name in ("due", "later", "new", "listed", "named", "old")}
     store.save_article(_article(urls["due"], version=1, on_listing=False, next_fetch_at=T0))
     store.save_article(_article(urls["later"], version=1, on_listing=False, next_fetch_at=T0 + timedelta(seconds=1)))
@@ -157,13 +157,13 @@ def test_articles_for_check_reads_only_what_a_check_can_touch(store: Store):
     assert store.count_listed("src") == 2 and store.count_listed("other") == 1
 
 
-def test_duplicate_article_is_an_integrity_error(store: Store):
+def test_duplicate_article_is_an_integrity_error(store: Store) -> None:
     store.save_article(_article())
     with pytest.raises(IntegrityError):
         store.save_article(_article())
 
 
-def test_transaction_is_all_or_nothing(store: Store):
+def test_transaction_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction():
         store.save_article(_article())
         store.add_event(_event("evt_1"), ["hook"], "k")
@@ -174,7 +174,7 @@ def test_transaction_is_all_or_nothing(store: Store):
     assert store.deliveries() == []
 
 
-def test_events_filter_and_order(store: Store):
+def test_events_filter_and_order(store: Store) -> None:
     store.add_event(_event("evt_1", at=T0), [], "k")
     store.add_event(_event("evt_2", "article.updated", T0 + timedelta(minutes=1)), [], "k")
     store.add_event(_event("evt_3", "source.failing", T0 + timedelta(minutes=2), "other"), [], "other")
@@ -187,7 +187,7 @@ def test_events_filter_and_order(store: Store):
     assert store.event("nope") is None
 
 
-def test_outbox_heads_of_queue_and_requeue(store: Store):
+def test_outbox_heads_of_queue_and_requeue(store: Store) -> None:
     store.add_event(_event("evt_1"), ["a", "b"], "article-1")
     store.add_event(_event("evt_2"), ["a"], "article-1")
     store.add_event(_event("evt_3"), ["a"], "article-2")
@@ -212,7 +212,7 @@ def test_outbox_heads_of_queue_and_requeue(store: Store):
     assert [d.state for d in store.deliveries(webhook_id="a")] == ["pending", "pending", "pending"]
 
 
-def test_crash_mid_write_leaves_a_consistent_store(tmp_path: Path):
+def test_crash_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/crash.db"
     script = f"""
 import os, signal
@@ -236,7 +236,7 @@ with store.transaction():
         reopened.close()
 
 
-def test_unreachable_databases_raise_storage_errors(tmp_path: Path):
+def test_unreachable_databases_raise_storage_errors(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(StorageUnavailableError):
@@ -256,7 +256,7 @@ def test_unreachable_databases_raise_storage_errors(tmp_path: Path):
         (sqlite3.InterfaceError("x"), StorageError),
     ],
 )
-def test_every_sqlite_error_maps_to_a_storage_error(error: sqlite3.Error, expected: type[StorageError]):
+def test_every_sqlite_error_maps_to_a_storage_error(error: sqlite3.Error, expected: type[StorageError]) -> None:
     store = SqliteStore(sqlite3.connect(":memory:"))
     with pytest.raises(expected) as caught, store.translate_errors():
         raise error
@@ -264,18 +264,18 @@ def test_every_sqlite_error_maps_to_a_storage_error(error: sqlite3.Error, expect
     store.close()
 
 
-def test_sqlite_error_classes_are_all_covered():
+def test_sqlite_error_classes_are_all_covered() -> None:
     mapped = {sqlite3.IntegrityError, sqlite3.OperationalError, sqlite3.Error}
     for cls in (sqlite3.DataError, sqlite3.NotSupportedError, sqlite3.ProgrammingError, sqlite3.InternalError):
         assert any(issubclass(cls, base) for base in mapped)
 
 
-def test_database_url_password_is_masked():
+def test_database_url_password_is_masked() -> None:
     assert describe_url("postgresql://user:s3cret@db/monitor") == "postgresql://user:***@db/monitor"
     assert describe_url("sqlite:///data/monitor.db") == "sqlite:///data/monitor.db"
 
 
-def test_postgresql_reconnects_after_losing_its_connection(pg_url: str):
+def test_postgresql_reconnects_after_losing_its_connection(pg_url: str) -> None:
     store = open_store(pg_url)
     store.save_source_state(SourceState("src", name="n", url="u"))
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
