@@ -117,7 +117,10 @@ def _serve(jobs: Connection, answers: Connection) -> None:
         if not frame:  # the parent's stop frame
             return
         job, source, page = pickle.loads(frame)
-        answers.send_bytes(_answer(job, source, page))
+        try:
+            answers.send_bytes(_answer(job, source, page))
+        except OSError:  # the parent stopped listening (closed with pages in flight, or gone): nothing to tell
+            return
 
 
 def _widen(conn: Connection) -> None:

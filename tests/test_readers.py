@@ -232,7 +232,7 @@ def test_a_worker_killed_with_pages_in_flight_loses_none_of_them() -> None:
     assert run(main) == [expected] * 30
 
 
-def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker() -> None:
+def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker(capfd: pytest.CaptureFixture[str]) -> None:
     source, body, _kind = PAGES["en article"]
     expected = read_article(source, page(body))
     readers = PageReaders(2, start_after=0)
@@ -249,6 +249,7 @@ def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker() -> 
         return results
 
     assert run(main) == [expected] * 40
+    assert "Traceback" not in capfd.readouterr().err  # the workers, told to stop mid-burst, exit quietly
 
 
 LISTING = "fmprc/en_list_regular-press-conference_p0_2020-07-04.html"
