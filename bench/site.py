@@ -6,14 +6,14 @@ article is one of the five real EN article pages with one paragraph added, so ea
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.simconfig import write_sources_config
 from monitor.simulator import SimSite
-from monitor.sitegen import en_listing, inject_into_body
+from monitor.sitegen import PressPages, article_name, article_path, listing_path
 
 __all__ = ["ROOT", "Layout", "build_site", "publish", "write_monitor_config"]
 
@@ -44,40 +44,32 @@ class Layout:
         return self.hosts[i % len(self.hosts)]
 
     def listing_path(self, i: int) -> str:
-        return f"/mfa_eng/s{i:05d}/"
+        return listing_path(i)
 
     def article_name(self, i: int, j: int) -> str:
-        return f"t{i:05d}{j:04d}.shtml"
+        return article_name(i, j)
 
     def article_path(self, i: int, j: int) -> str:
-        return self.listing_path(i) + self.article_name(i, j)
+        return article_path(i, j)
 
 
 def _read(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-class _Pages:
-    """The real page templates, read once."""
+def _pages() -> PressPages:
+    """The real page templates, read once per call."""
+    return PressPages(_read(EN_LIST), tuple(_read(name) for name in _ARTICLE_FILES), "Benchmark copy")
 
-    def __init__(self) -> None:
-        self.listing = _read(EN_LIST)
-        self.articles = [_read(name) for name in _ARTICLE_FILES]
 
-    def article(self, i: int, j: int) -> bytes:
-        extra = f"<p>Benchmark copy {i}-{j}: this paragraph makes every page's text distinct.</p>"
-        return inject_into_body(self.articles[(i + j) % len(self.articles)], '<div class="content">', extra)
-
-    def listing_body(self, layout: Layout, i: int, newest: int) -> bytes:
-        first = max(0, newest - layout.articles + 1)
-        numbers = range(newest, first - 1, -1)
-        entries = [(f"./{layout.article_name(i, j)}", f"Press conference {i}-{j}") for j in numbers]
-        return en_listing(self.listing, entries)
+def _listing_body(pages: PressPages, layout: Layout, i: int, newest: int) -> bytes:
+    first = max(0, newest - layout.articles + 1)
+    return pages.listing_body(i, range(newest, first - 1, -1))
 
 
 def build_site(site: SimSite, layout: Layout) -> list[int]:
     """Fill `site` with every listing, article and robots.txt; return each listing's newest article number."""
-    pages = _Pages()
+    pages = _pages()
     for host in layout.hosts:
         site.put("/robots.txt", ROBOTS, host=host, content_type="text/plain")
     newest = []
@@ -85,20 +77,20 @@ def build_site(site: SimSite, layout: Layout) -> list[int]:
         host = layout.host(i)
         for j in range(layout.articles):
             site.put(layout.article_path(i, j), pages.article(i, j), host=host)
-        site.put(layout.listing_path(i), pages.listing_body(layout, i, layout.articles - 1), host=host)
+        site.put(layout.listing_path(i), _listing_body(pages, layout, i, layout.articles - 1), host=host)
         newest.append(layout.articles - 1)
     return newest
 
 
 def publish(site: SimSite, layout: Layout, newest: list[int], indices: list[int]) -> list[str]:
     """Give each listing in `indices` one new article (its oldest entry scrolls off); return the new paths."""
-    pages = _Pages()
+    pages = _pages()
     added = []
     for i in indices:
         newest[i] += 1
         host, j = layout.host(i), newest[i]
         site.put(layout.article_path(i, j), pages.article(i, j), host=host)
-        site.put(layout.listing_path(i), pages.listing_body(layout, i, j), host=host)
+        site.put(layout.listing_path(i), _listing_body(pages, layout, i, j), host=host)
         added.append(layout.article_path(i, j))
     return added
 
@@ -109,16 +101,6 @@ def _template_source() -> dict[str, Any]:
         if source["id"] == TEMPLATE_SOURCE:
             return dict(source)
     raise LookupError(f"{TEMPLATE_SOURCE} is not in {SHIPPED_CONFIG}")
-
-
-def _toml_value(value: Any) -> str:
-    # JSON strings, numbers, booleans and lists of them are valid TOML values.
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _table(name: str, values: dict[str, Any]) -> str:
-    lines = [f"[{name}]"] + [f"{key} = {_toml_value(value)}" for key, value in values.items()]
-    return "\n".join(lines) + "\n"
 
 
 def write_monitor_config(
@@ -132,15 +114,10 @@ def write_monitor_config(
     extra: str = "",
 ) -> Path:
     """Write a monitor config with one source per listing, using the shipped mfa-en-press selectors."""
-    template = _template_source()
-    listing, article = template.pop("listing"), template.pop("article")
-    keep: dict[str, Any] = {k: template[k] for k in ("timezone", "error_urls") if k in template}
-    parts = [_table("monitor", {"database": f"sqlite:///{database}", **monitor})]
-    for i in range(layout.sources):
-        url = bases[layout.host(i)] + layout.listing_path(i)
-        head: dict[str, Any] = {"id": f"s{i:05d}", "name": f"Benchmark listing {i}", "url": url, **keep, **source}
-        parts.append("[[sources]]\n" + _table("sources", head).split("\n", 1)[1])
-        parts.append(_table("sources.listing", listing))
-        parts.append(_table("sources.article", article))
-    path.write_text("\n".join(parts) + extra, encoding="utf-8")
-    return path
+    sources = [
+        (f"s{i:05d}", f"Benchmark listing {i}", bases[layout.host(i)] + layout.listing_path(i))
+        for i in range(layout.sources)
+    ]
+    return write_sources_config(
+        path, sources, database, template=_template_source(), monitor=monitor, source=source, extra=extra
+    )

@@ -203,11 +203,15 @@ class _Listener(ThreadingHTTPServer):
 class SimServer:
     """Serves a SimSite over HTTP/1.1 on one loopback listener per address in `hosts` (same port if possible)."""
 
-    def __init__(self, site: SimSite, hosts: Sequence[str] = ("127.0.0.1",), port: int = 0) -> None:
+    def __init__(
+        self, site: SimSite, hosts: Sequence[str] = ("127.0.0.1",), port: int = 0, *, public: bool = False
+    ) -> None:
+        """`public=True` allows IPv4 addresses other than loopback ones (e.g. 0.0.0.0), for a person who asks."""
         if not hosts:
             raise ValueError("hosts must name at least one loopback address")
         for h in hosts:
-            if not ipaddress.ip_address(h).is_loopback:
+            address = ipaddress.ip_address(h)
+            if not address.is_loopback and not (public and address.version == 4):
                 raise ValueError(f"SimServer binds to loopback addresses only, not {h!r}")
         self.site = site
         self._hosts = [str(h) for h in hosts]

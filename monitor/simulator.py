@@ -242,6 +242,12 @@ class SimSite:
         h = _norm_host(host)
         return [r for r in self.requests if r.path == path and (h is None or r.host == h)]
 
+    def take_requests(self) -> list[RequestRecord]:
+        """Return the logged requests and empty the log in one step (a long-running server calls this to count)."""
+        with self._lock:
+            taken, self._requests = self._requests, []
+        return taken
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()

@@ -6,8 +6,19 @@ The saved pages themselves are never edited; variants are made in code from thei
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-__all__ = ["en_listing", "inject_into_body", "replace_once", "zh_listing"]
+__all__ = [
+    "PressPages",
+    "article_name",
+    "article_path",
+    "en_listing",
+    "inject_into_body",
+    "listing_path",
+    "replace_once",
+    "zh_listing",
+]
 
 _EN_UL = re.compile(rb'(<div class="newsLst_mod">\s*<ul>)(.*?)(</ul>)', re.S)
 _ZH_UL = re.compile(rb'(<div class="rebox_news">\s*<ul>)(.*?)(</ul>)', re.S)
@@ -49,3 +60,41 @@ def inject_into_body(body: bytes, marker: str, html: str) -> bytes:
         raise ValueError(f"{marker!r} not found")
     index += len(needle)
     return body[:index] + html.encode() + body[index:]
+
+
+def listing_path(i: int) -> str:
+    """Return the path of numbered listing `i` on a generated press site (`/mfa_eng/s00003/`)."""
+    return f"/mfa_eng/s{i:05d}/"
+
+
+def article_name(i: int, j: int) -> str:
+    """Return the file name of article `j` of listing `i` (`t000030012.shtml`), relative to the listing."""
+    return f"t{i:05d}{j:04d}.shtml"
+
+
+def article_path(i: int, j: int) -> str:
+    """Return the path of article `j` of listing `i`."""
+    return listing_path(i) + article_name(i, j)
+
+
+@dataclass(frozen=True, slots=True)
+class PressPages:
+    """Numbered listings and articles made from one real EN listing page and several real EN article pages.
+
+    Article (i, j) is template (i + j) mod len(articles) with one paragraph naming it added, so every page's text
+    is distinct; `label` starts that paragraph. Each edit adds one more paragraph after it.
+    """
+
+    listing: bytes
+    articles: tuple[bytes, ...]
+    label: str
+
+    def article(self, i: int, j: int, edits: int = 0) -> bytes:
+        """Return the body of article `j` of listing `i`, as changed by `edits` silent edits."""
+        extra = f"<p>{self.label} {i}-{j}: this paragraph makes every page's text distinct.</p>"
+        extra += "".join(f"<p>Update {k}: this sentence was added after publication.</p>" for k in range(1, edits + 1))
+        return inject_into_body(self.articles[(i + j) % len(self.articles)], '<div class="content">', extra)
+
+    def listing_body(self, i: int, numbers: Iterable[int]) -> bytes:
+        """Return listing `i` linking the articles `numbers`, in that order (newest first)."""
+        return en_listing(self.listing, [(f"./{article_name(i, j)}", f"Press conference {i}-{j}") for j in numbers])

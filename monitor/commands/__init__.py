@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("service", "show each source's last success, next due time, failures and articles"),
     "reload": ("service", "make the running daemon re-read its config (SIGHUP)"),
     "demo": ("demo_cli", "run an offline tour: a simulated ministry site, the service, signed webhooks"),
+    "simulate": ("simulate_cli", "serve a live simulated ministry site on loopback and write a config to try on it"),
 }
 """Sub-command name: (module under monitor.commands, help line)."""
 
