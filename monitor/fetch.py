@@ -172,10 +172,13 @@ class Fetcher:
         self, source: Source, url: str, kind: str, headers: dict[str, str], max_bytes: int | None = None
     ) -> tuple[int, httpx.Headers, bytes]:
         host = (urlsplit(url).hostname or "").lower()
-        started = time.perf_counter()
+        queued = started = time.perf_counter()
         outcome = "error"
         try:
             async with self._slot(host, source):
+                # The request's time starts here: waiting for a slot of the host (host_concurrency, host_delay)
+                # is politeness, not the server's answer time, and is logged apart.
+                started = time.perf_counter()
                 with _map_errors(source.id, url):
                     status, response_headers, body = await self._read(source, url, headers, max_bytes)
             outcome = str(status)
@@ -184,8 +187,9 @@ class Fetcher:
             outcome = type(exc).__name__
             raise
         finally:
-            elapsed = time.perf_counter() - started
-            logger.info("fetch %s %s %s %s %.0fms", source.id, kind, url, outcome, elapsed * 1000)
+            elapsed, waited = time.perf_counter() - started, started - queued
+            queue_note = f" (after {waited * 1000:.0f}ms waiting for the host)" if waited >= 0.001 else ""
+            logger.info("fetch %s %s %s %s %.0fms%s", source.id, kind, url, outcome, elapsed * 1000, queue_note)
             if self._observer is not None:
                 self._observer(source.id, kind, outcome, elapsed)
 

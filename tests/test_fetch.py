@@ -114,6 +114,28 @@ def test_requests_to_one_host_are_spaced_by_the_host_delay(ministry: Ministry, t
     assert min(gaps([r.started for r in requests])) >= 0.24
 
 
+def test_a_request_s_time_leaves_out_the_wait_for_its_host(
+    ministry: Ministry, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # host_delay spaces the requests 0.3 s apart: the later ones wait their turn, but the server answers each at
+    # once, and that is what the log line's time and the fetch-time metric must say (the wait is logged apart).
+    config, source = setup(ministry, tmp_path, host_delay='"0.3s"', concurrency="8")
+    urls = article_urls(ministry)[:3]
+    observed: Observed = []
+
+    async def body(fetcher: Fetcher) -> list[Any]:
+        return await asyncio.gather(*(fetcher.fetch(source, url, kind="article") for url in urls))
+
+    with caplog.at_level("INFO", logger="monitor.fetch"):
+        run(config, body, observed)
+
+    articles = [seconds for _s, kind, _o, seconds in observed if kind == "article"]
+    assert len(articles) == 3 and max(articles) < 0.25  # the last waited >= 0.6 s for its turn
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fetch mfa-en-press article")]
+    waits = sorted(int(line.rsplit("(after ", 1)[1].split("ms")[0]) for line in lines if "(after " in line)
+    assert len(waits) >= 2 and waits[-1] >= 550
+
+
 def test_robots_txt_disallow_is_obeyed_and_the_file_is_fetched_once(ministry: Ministry, tmp_path: Path) -> None:
     config, source = setup(ministry, tmp_path)
     ministry.site.put("/robots.txt", f"User-agent: *\nDisallow: {EN_DIR}\n".encode(), content_type="text/plain")
