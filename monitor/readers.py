@@ -8,31 +8,23 @@ after IDLE_S without work: a daemon that is only seeing 304s keeps no workers (a
 `monitor check` never starts any. With `processes = 0`, or while a worker is lost and being replaced, pages are
 read in the calling process: reading never fails for want of workers.
 
-Each worker has two pipes to the event loop, pages out and observations back, each widened to hold many pages:
-the loop writes a page and reads answers as ordinary non-blocking I/O between its other work, with no threads in
-between. (A `ProcessPoolExecutor` was used first; its feeder and result threads needed the GIL that the loop held
-while it read pages itself, so answers were collected late, the workers idled ~80% of a first import and the loop
-read half the pages itself: 357 pages/s then, ~700 now on the same benchmark.) A worker holds up to
-QUEUED_PER_PROCESS pages; past that a page waits for room, and past WAITING_PER_PROCESS waiting pages per worker,
-the loop reads the page itself. That bounds the fetched pages held in memory (a first import would otherwise
-fetch thousands ahead of the readers) and keeps this core busy when the workers fall behind.
+Each worker (monitor.workers: the processes and their pipes) has two pipes to the event loop, pages out and
+observations back, each widened to hold many pages: the loop writes a page and reads answers as ordinary
+non-blocking I/O between its other work, with no threads in between. (A `ProcessPoolExecutor` was used first; its
+feeder and result threads needed the GIL that the loop held while it read pages itself, so answers were collected
+late, the workers idled ~80% of a first import and the loop read half the pages itself: on one 2-core machine, 480
+pages/s then, ~660 now.) A worker holds up to QUEUED_PER_PROCESS pages; past that a page waits for room, and past
+WAITING_PER_PROCESS waiting pages per worker, the loop reads the page itself. That bounds the fetched pages held in
+memory (a first import would otherwise fetch thousands ahead of the readers) and keeps this core busy when the
+workers fall behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import fcntl
-import io
-import itertools
 import logging
-import multiprocessing
 import os
-import pickle
-import signal
-import struct
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 
 from monitor.config import Source
 from monitor.content import content_hash
@@ -40,6 +32,7 @@ from monitor.errors import ExtractError
 from monitor.extract import extract_article, is_error_page
 from monitor.fetch import Page
 from monitor.lifecycle import Observation
+from monitor.workers import Worker, WorkerLost
 from storage import compress_raw
 
 __all__ = ["IDLE_S", "START_AFTER", "PageReaders", "default_processes", "read_article"]
@@ -51,17 +44,6 @@ START_AFTER = 40
 QUEUED_PER_PROCESS = 32  # pages handed to each worker at once
 WAITING_PER_PROCESS = 32  # pages waiting for a worker to have room, per worker, before one is read here
 MAX_AUTO_PROCESSES = 4
-STOP_WAIT_S = 5.0
-PIPE_BYTES = 1 << 20
-
-# multiprocessing.Connection's framing, which the worker side uses: a signed 4-byte big-endian length, or -1 and
-# an 8-byte length for a frame of 2 GiB or more.
-_LENGTH = struct.Struct("!i")
-_LONG_LENGTH = struct.Struct("!Q")
-
-
-def _header(size: int) -> bytes:
-    return _LENGTH.pack(size) if size < 0x7FFFFFFF else _LENGTH.pack(-1) + _LONG_LENGTH.pack(size)
 
 
 def default_processes() -> int:
@@ -95,197 +77,6 @@ def read_article(source: Source, page: Page) -> Observation:
     )
 
 
-def _answer(job: int, source: Source, page: Page) -> bytes:
-    try:
-        return pickle.dumps((job, read_article(source, page), None), pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # a bug, not a bad page: the caller gets it raised, as it would inline
-        try:
-            return pickle.dumps((job, None, exc), pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            return pickle.dumps((job, None, RuntimeError(f"{type(exc).__name__}: {exc}")), pickle.HIGHEST_PROTOCOL)
-
-
-def _serve(jobs: Connection, answers: Connection) -> None:
-    """A worker process: answer each page frame read from `jobs` with an observation frame, until told to stop."""
-    # Ctrl-C in a terminal reaches the whole process group: the parent decides what stops, not its workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        try:
-            frame = jobs.recv_bytes()
-        except (EOFError, OSError):
-            return
-        if not frame:  # the parent's stop frame
-            return
-        job, source, page = pickle.loads(frame)
-        try:
-            answers.send_bytes(_answer(job, source, page))
-        except OSError:  # the parent stopped listening (closed with pages in flight, or gone): nothing to tell
-            return
-
-
-def _widen(conn: Connection) -> None:
-    # A pipe holds 64 KiB by default, about one page. The event loop moves frames only between its other work,
-    # so a worker's pipes must hold many pages or the worker idles waiting for the loop (first import: ~490
-    # pages/s with 64 KiB pipes, ~700 with 1 MiB, which is what Linux lets an unprivileged process ask for).
-    if hasattr(fcntl, "F_SETPIPE_SZ"):
-        try:
-            fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except OSError:
-            pass  # the system's limit is lower: the default size still works, only slower
-
-
-def _take_end(conn: Connection) -> int:
-    """Return our end of a pipe as a file descriptor of our own (the Connection is closed)."""
-    fd = os.dup(conn.fileno())
-    conn.close()
-    return fd
-
-
-class _WorkerLost(Exception):
-    """The worker process reading a page died before answering."""
-
-
-class _Answers:
-    """The event loop's end of a worker's answer pipe: reads all that has arrived, splits it into frames.
-
-    Read with add_reader rather than a transport: a transport reads at most 256 KiB (~10 answers) per turn of
-    the event loop, and a busy loop's turns are long enough for a worker to answer more than that, then idle.
-    """
-
-    def __init__(self, worker: _Worker, fd: int) -> None:
-        self._worker = worker
-        self._fd = fd
-        self._buffer = bytearray()
-        os.set_blocking(fd, False)
-        asyncio.get_running_loop().add_reader(fd, self._readable)
-
-    def _readable(self) -> None:
-        lost: BaseException | None = None
-        try:
-            while chunk := os.read(self._fd, PIPE_BYTES):
-                self._buffer += chunk
-                if len(chunk) < PIPE_BYTES:
-                    break
-            else:
-                lost = EOFError("the worker's answer pipe closed")
-        except BlockingIOError:
-            pass
-        except OSError as exc:
-            lost = exc
-        self._split()
-        if lost is not None:
-            self.close()
-            self._worker.lose(lost)
-
-    def _split(self) -> None:
-        buffer = self._buffer
-        while len(buffer) >= _LENGTH.size:
-            (size,) = _LENGTH.unpack_from(buffer)
-            start = _LENGTH.size
-            if size == -1:
-                if len(buffer) < start + _LONG_LENGTH.size:
-                    return
-                (size,) = _LONG_LENGTH.unpack_from(buffer, start)
-                start += _LONG_LENGTH.size
-            end = start + size
-            if len(buffer) < end:
-                return
-            with memoryview(buffer) as view:
-                answer = pickle.loads(view[start:end])
-            del buffer[:end]
-            self._worker.answered(*answer)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            asyncio.get_running_loop().remove_reader(self._fd)
-            os.close(self._fd)
-            self._fd = -1
-
-
-class _Worker:
-    """One worker process and the event loop's ends of its two pipes: pages out, observations back."""
-
-    def __init__(self, process: BaseProcess) -> None:
-        self.process = process
-        self._jobs = itertools.count()
-        self._out: asyncio.WriteTransport | None = None
-        self._in: _Answers | None = None
-        self.waiting: dict[int, asyncio.Future[Observation]] = {}
-        self.lost = False
-
-    @classmethod
-    async def start(cls) -> _Worker:
-        # spawn: a fresh interpreter per worker, safe beside the event loop's threads (fork is not).
-        context = multiprocessing.get_context("spawn")
-        jobs_theirs, jobs_ours = context.Pipe(duplex=False)
-        answers_ours, answers_theirs = context.Pipe(duplex=False)
-        _widen(jobs_ours)
-        _widen(answers_ours)
-        process = context.Process(
-            target=_serve, args=(jobs_theirs, answers_theirs), name="monitor-page-reader", daemon=True
-        )
-        try:
-            process.start()
-        finally:
-            jobs_theirs.close()
-            answers_theirs.close()
-        worker = cls(process)
-        loop = asyncio.get_running_loop()
-        try:
-            worker._out, _ = await loop.connect_write_pipe(asyncio.Protocol, io.FileIO(_take_end(jobs_ours), "w"))
-            worker._in = _Answers(worker, _take_end(answers_ours))
-        except BaseException:  # cancelled (the readers were closed meanwhile) or out of descriptors
-            worker.stop()
-            raise
-        return worker
-
-    async def read(self, source: Source, page: Page) -> Observation:
-        if self.lost or self._out is None or self._out.is_closing():
-            raise _WorkerLost("not running")
-        job = next(self._jobs)
-        frame = pickle.dumps((job, source, page), pickle.HIGHEST_PROTOCOL)
-        future: asyncio.Future[Observation] = asyncio.get_running_loop().create_future()
-        self.waiting[job] = future
-        # No flow control: at most QUEUED_PER_PROCESS pages are ever waiting here, so the buffer stays bounded.
-        self._out.writelines((_header(len(frame)), frame))
-        return await future
-
-    def answered(self, job: int, observation: Observation | None, error: BaseException | None) -> None:
-        future = self.waiting.pop(job, None)
-        if future is None or future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(observation)  # type: ignore[arg-type]  # None only with an error
-
-    def lose(self, exc: BaseException) -> None:
-        """Fail every page waiting on this worker (the caller reads them itself)."""
-        self.lost = True
-        waiting, self.waiting = self.waiting, {}
-        for future in waiting.values():
-            if not future.done():
-                future.set_exception(_WorkerLost(str(exc)))
-
-    def stop(self) -> None:
-        """Tell the worker to stop and wait for it to exit, killing a stuck one; fail what waits on it."""
-        out, told = self._out, False
-        if out is not None and not out.is_closing():
-            told = not out.get_write_buffer_size()
-            if told:
-                out.write(_LENGTH.pack(0))  # written at once: nothing is buffered before it
-            out.abort()
-        if self._in is not None:
-            self._in.close()
-        # A worker that could not be told (pages still queued for it: the run is being cut short) is killed.
-        self.process.join(STOP_WAIT_S if told else 0)
-        if self.process.exitcode is None:
-            self.process.kill()
-            self.process.join()
-        self.process.close()
-        self.lose(EOFError("stopped"))
-
-
 class PageReaders:
     """Reads article pages in up to `processes` worker processes (see the module docstring)."""
 
@@ -303,7 +94,7 @@ class PageReaders:
         self._waiting = waiting
         self._start_after = start_after
         self._idle_s = idle_s
-        self._workers: list[_Worker] = []
+        self._workers: list[Worker] = []
         self._starting: asyncio.Task[None] | None = None
         self._burst = 0  # pages read since the last idle spell
         self._last_read = float("-inf")
@@ -336,8 +127,8 @@ class PageReaders:
             self.read_here += 1
             return read_article(source, page)
         try:
-            observation = await worker.read(source, page)
-        except _WorkerLost:
+            observation: Observation = await worker.call(source, page)
+        except WorkerLost:
             if not self._closed:
                 logger.warning("page readers: a worker process died; reading %s here and starting another", page.url)
             self.read_here += 1
@@ -347,7 +138,7 @@ class PageReaders:
         self.read_by_workers += 1
         return observation
 
-    async def _worker(self) -> _Worker | None:
+    async def _worker(self) -> Worker | None:
         """Return the worker with the fewest pages, waiting for one to have room; None: read the page here.
 
         A page waits for a worker while fewer than WAITING_PER_PROCESS pages per worker wait; past that (or with
@@ -375,7 +166,7 @@ class PageReaders:
                 waiter.set_result(None)
                 count -= 1
 
-    def _free_worker(self) -> _Worker | None:
+    def _free_worker(self) -> Worker | None:
         if any(w.lost for w in self._workers):
             self._drop_lost()
         if len(self._workers) < self._processes and self._starting is None and not self._closed:
@@ -396,7 +187,7 @@ class PageReaders:
         try:
             logger.debug("page readers: starting %d worker processes", count)
             for _ in range(count):
-                self._workers.append(await _Worker.start())
+                self._workers.append(await Worker.start(read_article))
                 self._wake(self._queued)
             self._arm_idle_timer(self._idle_s)
         except Exception as exc:  # out of processes or descriptors: read here, try again after an idle spell
