@@ -6,12 +6,11 @@ article is one of the five real EN article pages with one paragraph added, so ea
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.simconfig import write_sources_config
+from monitor.simconfig import MFA_EN_PRESS, write_sources_config
 from monitor.simulator import SimSite
 from monitor.sitegen import PressPages, article_name, article_path, listing_path
 
@@ -20,7 +19,6 @@ __all__ = ["ROOT", "Layout", "build_site", "publish", "write_monitor_config"]
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SHIPPED_CONFIG = ROOT / "config" / "sources.toml"
-TEMPLATE_SOURCE = "mfa-en-press"
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 EN_LIST = "fmprc/en_list_regular-press-conference_p0_2020-07-04.html"
 _ARTICLE_FILES = (
@@ -95,14 +93,6 @@ def publish(site: SimSite, layout: Layout, newest: list[int], indices: list[int]
     return added
 
 
-def _template_source() -> dict[str, Any]:
-    config = tomllib.loads(SHIPPED_CONFIG.read_text(encoding="utf-8"))
-    for source in config["sources"]:
-        if source["id"] == TEMPLATE_SOURCE:
-            return dict(source)
-    raise LookupError(f"{TEMPLATE_SOURCE} is not in {SHIPPED_CONFIG}")
-
-
 def write_monitor_config(
     path: Path,
     layout: Layout,
@@ -119,5 +109,5 @@ def write_monitor_config(
         for i in range(layout.sources)
     ]
     return write_sources_config(
-        path, sources, database, template=_template_source(), monitor=monitor, source=source, extra=extra
+        path, sources, database, template=MFA_EN_PRESS, monitor=monitor, source=source, extra=extra
     )
