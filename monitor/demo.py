@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from monitor.newsroom import LISTING_FILE, PAGES
 from monitor.simfixtures import load_fixture_site
 from monitor.simserver import SimServer
 from monitor.simulator import SimSite
@@ -30,8 +31,6 @@ from monitor.sitegen import en_listing, replace_once
 
 __all__ = ["Delivery", "run_demo"]
 
-PAGES = Path(__file__).resolve().parent / "demo_pages"
-LISTING = "en_list_regular-press-conference_p0_2020-07-04.html"
 DIRECTORY = "/mfa_eng/xwfw_665399/s2510_665401/2511_665403/"
 ARTICLES = {
     "t1793427": ("en_article_t1793427_regular-press-conference_2020-06-30.html", "Regular Press Conference, June 30"),
@@ -130,7 +129,7 @@ class _Tour:
         self.site = site
         self.inbox = inbox
         self.say = say
-        self.template = (PAGES / LISTING).read_bytes()
+        self.template = (PAGES / LISTING_FILE).read_bytes()
 
     def list(self, *docs: str) -> None:
         entries = [(f"./{doc}.shtml", ARTICLES[doc][1]) for doc in docs]

@@ -11,22 +11,18 @@ from pathlib import Path
 from monitor.simulator import SimSite
 from monitor.sitegen import PressPages, article_path, listing_path
 
-__all__ = ["PAGES", "Change", "Newsroom", "packaged_pages"]
+__all__ = ["LISTING_FILE", "PAGES", "Change", "Newsroom", "packaged_pages"]
 
 PAGES = Path(__file__).resolve().parent / "demo_pages"
-_LISTING_FILE = "en_list_regular-press-conference_p0_2020-07-04.html"
-_ARTICLE_FILES = (
-    "en_article_t1617471_regular-press-conference_2018-11-29.html",
-    "en_article_t1739548_daily-briefing-online_2020-02-03.html",
-    "en_article_t1793427_regular-press-conference_2020-06-30.html",
-)
+"""The real fmprc pages shipped inside the package (SOURCES.tsv there says where each came from)."""
+LISTING_FILE = "en_list_regular-press-conference_p0_2020-07-04.html"
 _ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
 
 def packaged_pages() -> PressPages:
     """Return page templates made from the real pages shipped inside the package (so an installed copy works)."""
-    articles = tuple((PAGES / name).read_bytes() for name in _ARTICLE_FILES)
-    return PressPages((PAGES / _LISTING_FILE).read_bytes(), articles, "Simulated copy")
+    articles = tuple(path.read_bytes() for path in sorted(PAGES.glob("en_article_*.html")))
+    return PressPages((PAGES / LISTING_FILE).read_bytes(), articles, "Simulated copy")
 
 
 @dataclass(frozen=True, slots=True)
