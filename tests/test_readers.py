@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import random
 import signal
 import sqlite3
-import tomllib
 import zlib
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -20,10 +19,11 @@ from monitor.config import Source, load_config
 from monitor.errors import ConfigError
 from monitor.fetch import Page
 from monitor.lifecycle import Observation
+from monitor.newsroom import Newsroom, packaged_pages
 from monitor.readers import PageReaders, read_article
+from monitor.simconfig import MFA_EN_PRESS, write_sources_config
 from monitor.simserver import SimServer
 from monitor.simulator import SimSite
-from monitor.sitegen import en_listing, inject_into_body
 
 T = TypeVar("T")
 CONFIG = load_config(ROOT / "config" / "sources.toml")
@@ -252,43 +252,21 @@ def test_closing_with_pages_in_flight_reads_them_here_and_starts_no_worker(capfd
     assert "Traceback" not in capfd.readouterr().err  # the workers, told to stop mid-burst, exit quietly
 
 
-LISTING = "fmprc/en_list_regular-press-conference_p0_2020-07-04.html"
-EN_ARTICLES = (
-    "fmprc/en_article_t1558711_regular-press-conference_2018-05-11.html",
-    "fmprc/en_article_t1686638_remarks-pelosi-hong-kong_2019-08.html",
-    EN_ARTICLE,
-)
 ARTICLES_PER_LISTING = 20
 
 
-def many_article_site(listings: int) -> SimSite:
+def many_article_site(listings: int) -> Newsroom:
     """`listings` copies of the real EN listing, each linking 20 distinct copies of the real EN article pages."""
-    site = SimSite()
-    articles = [(FIXTURES / name).read_bytes() for name in EN_ARTICLES]
-    for i in range(listings):
-        entries = []
-        for j in range(ARTICLES_PER_LISTING):
-            name = f"t{i:03d}{j:03d}.shtml"
-            extra = f"<p>Copy {i}-{j}: a paragraph that makes this page's text its own.</p>"
-            site.put(f"/l{i}/{name}", inject_into_body(articles[j % len(articles)], '<div class="content">', extra))
-            entries.append((f"./{name}", f"Press conference {i}-{j}"))
-        site.put(f"/l{i}/", en_listing((FIXTURES / LISTING).read_bytes(), entries))
-    return site
+    return Newsroom(SimSite(), listings, ARTICLES_PER_LISTING, random.Random(0), packaged_pages())
 
 
-def config_for(tmp_path: Path, base: str, listings: int, read_workers: int) -> Path:
-    """One source per listing with the shipped mfa-en-press selectors, storing in its own SQLite file."""
-    shipped = tomllib.loads((ROOT / "config" / "sources.toml").read_text(encoding="utf-8"))
-    template = next(s for s in shipped["sources"] if s["id"] == "mfa-en-press")
-    lines = ["[monitor]", f'database = "sqlite:///{tmp_path}/w{read_workers}.db"', f"read_workers = {read_workers}"]
-    lines += ['host_delay = "0s"', "host_concurrency = 4", 'timeout = "10s"']
-    for i in range(listings):
-        lines += ["[[sources]]", f'id = "l{i}"', f'name = "Listing {i}"', f'url = "{base}/l{i}/"']
-        lines += ["[sources.listing]", *(f"{k} = {json.dumps(v)}" for k, v in template["listing"].items())]
-        lines += ["[sources.article]", *(f"{k} = {json.dumps(v)}" for k, v in template["article"].items())]
+def config_for(tmp_path: Path, base: str, newsroom: Newsroom, read_workers: int) -> Path:
+    """One source per listing with the shipped mfa-en-press settings, storing in its own SQLite file."""
+    sources = [(f"l{i}", f"Listing {i}", base + path) for i, path in enumerate(newsroom.listing_paths())]
+    monitor = {"read_workers": read_workers, "host_delay": "0s", "host_concurrency": 4, "timeout": "10s"}
+    database = tmp_path / f"w{read_workers}.db"
     path = tmp_path / f"w{read_workers}.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_sources_config(path, sources, database, template=MFA_EN_PRESS, monitor=monitor, source={})
 
 
 def stored_versions(database: Path) -> list[tuple[object, ...]]:
@@ -325,10 +303,11 @@ def test_monitor_check_stores_the_same_with_worker_processes_as_without(
     listings = 3
     monkeypatch.setattr("monitor.app.PageReaders", _PatientReaders)
     instances.clear()
-    with SimServer(many_article_site(listings)) as server:
+    newsroom = many_article_site(listings)
+    with SimServer(newsroom.site) as server:
         for workers in (0, 2):
             code, _out, err = run_cli(
-                "check", "--config", str(config_for(tmp_path, server.base_url(), listings, workers))
+                "check", "--config", str(config_for(tmp_path, server.base_url(), newsroom, workers))
             )
             assert code == 0, err
 
