@@ -31,7 +31,7 @@ def status():
     fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return {key: int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
 
-from monitor.config import load_config
+from monitor.config.parse import load_config
 
 traced = sys.argv[2] == "traced"
 gc.collect()

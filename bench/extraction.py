@@ -41,8 +41,8 @@ def timed(fn):
 """
 
 _OURS = """
-from monitor.config import load_config
-from monitor.extract import extract_article
+from monitor.config.parse import load_config
+from monitor.pages.extract import extract_article
 config = load_config(sys.argv[3])
 def run(body, page):
     extract_article(body, "text/html", page["url"], config.source(page["source"]))

@@ -12,8 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from bench.site import Layout, build_site, publish
-from monitor.simserver import SimServer
-from monitor.simulator import SimSite
+from monitor.sim import SimServer, SimSite
 
 __all__ = ["SimProcess"]
 

@@ -10,9 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.simconfig import MFA_EN_PRESS, write_sources_config
-from monitor.simulator import SimSite
-from monitor.sitegen import PressPages, article_name, article_path, listing_path
+from monitor.sim import (
+    MFA_EN_PRESS,
+    PressPages,
+    SimSite,
+    article_name,
+    article_path,
+    listing_path,
+    write_sources_config,
+)
 
 __all__ = ["ROOT", "Layout", "build_site", "publish", "write_monitor_config"]
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import httpx
 
 from monitor.config import Config
-from monitor.fetch import Fetcher, FetchObserver, build_client, build_transport
+from monitor.http import Fetcher, FetchObserver, build_client, build_transport
+from monitor.pages import PageReaders, default_processes
 from monitor.pipeline import Pipeline
-from monitor.readers import PageReaders, default_processes
 from storage import Store, open_store
 
 __all__ = ["App", "open_app", "utc_now"]

@@ -13,28 +13,13 @@ from datetime import datetime, timedelta
 
 from monitor.config import Source
 from monitor.content import content_hash
-from monitor.extract import Extracted
+from monitor.pages import Extracted, Observation
 from storage import ArticleState, VersionRecord
 
-__all__ = ["Decision", "Observation", "decide", "next_revisit"]
+__all__ = ["Decision", "decide", "next_revisit"]
 
 MAX_REVISIT_GAP = timedelta(days=1)
 RETRY_FAILED_AFTER = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    """The result of fetching one article: kind is `content`, `not_modified`, `missing` or `failed`."""
-
-    kind: str
-    extracted: Extracted | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    error: str | None = None
-    raw_zlib: bytes | None = None
-    """The page's HTML compressed with storage.compress_raw, as the store keeps it (done off the event loop)."""
-    content_hash: str | None = None
-    """content.content_hash of `extracted`, when the caller already computed it (off the event loop)."""
 
 
 @dataclass(frozen=True, slots=True)

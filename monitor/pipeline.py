@@ -17,10 +17,9 @@ from urllib.parse import urlsplit
 from monitor.config import Config, Source
 from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusError
 from monitor.events import article_event, source_event
-from monitor.extract import extract_links, looks_like_challenge, normalise_url
-from monitor.fetch import Fetcher, Page
-from monitor.lifecycle import Decision, Observation, decide
-from monitor.readers import PageReaders
+from monitor.http import Fetcher, Page
+from monitor.lifecycle import Decision, decide
+from monitor.pages import Observation, PageReaders, extract_links, looks_like_challenge, normalise_url
 from storage import ArticleState, EventRecord, SourceState, Store
 
 __all__ = ["Pipeline", "SourceReport"]

@@ -12,9 +12,7 @@ import psycopg
 import pytest
 
 from monitor.cli import main
-from monitor.simfixtures import FixtureRow, load_fixture_site
-from monitor.simserver import SimServer
-from monitor.simulator import SimSite
+from monitor.sim import FixtureRow, SimServer, SimSite, load_fixture_site
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -1,8 +1,8 @@
-"""Names of the saved pages the tests derive variants from; the deriving itself lives in monitor.sitegen."""
+"""Names of the saved pages the tests derive variants from; the deriving itself lives in monitor.sim.pagegen."""
 
 from __future__ import annotations
 
-from monitor.sitegen import en_listing, inject_into_body, replace_once, zh_listing
+from monitor.sim import en_listing, inject_into_body, replace_once, zh_listing
 
 EN_LIST = "fmprc/en_list_regular-press-conference_p0_2020-07-04.html"
 ZH_LIST = "fmprc/zh_list_fyrbt_p0_2020-07-04.html"

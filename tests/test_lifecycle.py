@@ -10,8 +10,8 @@ import pytest
 
 from monitor.config import Source, parse_config
 from monitor.content import content_hash
-from monitor.extract import Extracted
-from monitor.lifecycle import Observation, decide, next_revisit
+from monitor.lifecycle import decide, next_revisit
+from monitor.pages import Extracted, Observation
 from storage import ArticleState
 
 T0 = datetime(2020, 7, 4, 3, 55, tzinfo=UTC)

@@ -37,7 +37,7 @@ def test_the_installed_copy_validates_simulates_and_checks(tmp_path: Path) -> No
     installed = build_and_unpack(tmp_path)
     packaged = {str(p.relative_to(installed)) for p in installed.rglob("*") if p.is_file()}
     assert {"storage/schema.sql", "monitor/event.schema.json", "monitor/py.typed"} <= packaged
-    assert len([p for p in packaged if p.startswith("monitor/demo_pages/") and p.endswith(".html")]) == 4
+    assert len([p for p in packaged if p.startswith("monitor/sim/demo_pages/") and p.endswith(".html")]) == 4
 
     work = tmp_path / "work"  # outside the checkout: nothing can be found relative to it
     work.mkdir()

@@ -266,7 +266,7 @@ def test_govuk_snapshots_a_week_apart_publish_exactly_the_new_items(
     ministry: Ministry, tmp_path: Path, run_cli: RunCli
 ) -> None:
     from monitor.config import load_config
-    from monitor.extract import extract_links
+    from monitor.pages import extract_links
 
     config = write_config(tmp_path, ministry.base)
     source = load_config(config).source("govuk-home-secretary-news")

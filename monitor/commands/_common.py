@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from monitor.config import Config, load_config
 from monitor.events import iso_z
-from monitor.extract import check_selectors
+from monitor.pages import check_selectors
 from storage import Store, open_store
 
 __all__ = [

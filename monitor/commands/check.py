@@ -49,7 +49,7 @@ async def check_once(
 
         reports = await asyncio.gather(*(check(source) for source in sources))
         if config.webhooks:
-            from monitor.outbox import Outbox
+            from monitor.delivery import Outbox
 
             await Outbox(config, app.store, app.client, app.clock).run_until_idle(
                 config.check_delivery_timeout.total_seconds()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from monitor.commands._common import Command, use_colour
-from monitor.demo import Delivery, run_demo
+from monitor.sim import Delivery, run_demo
 
 __all__ = ["COMMANDS"]
 

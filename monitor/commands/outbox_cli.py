@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from monitor.app import open_app
 from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store, write_records
 from monitor.config import Config, Endpoint
+from monitor.delivery import Attempt, Outbox, send
 from monitor.events import test_event
-from monitor.outbox import Outbox
-from monitor.webhooks import Attempt, send
 from storage import DeliveryRecord
 
 __all__ = ["COMMANDS", "DELIVERY_FIELDS"]

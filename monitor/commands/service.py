@@ -19,10 +19,8 @@ from typing import Any
 from monitor.app import utc_now
 from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store
 from monitor.config import Config
-from monitor.daemon import DEFAULT_STOP_TIMEOUT_S, DaemonOptions, request_reload, run
 from monitor.errors import MonitorError
-from monitor.health import parse_address
-from monitor.schedule import check_schedules
+from monitor.service import DEFAULT_STOP_TIMEOUT_S, DaemonOptions, check_schedules, parse_address, request_reload, run
 from storage import SourceState
 
 __all__ = ["COMMANDS", "pid_lock", "pid_path", "running_pid", "status_rows"]

@@ -20,12 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from monitor._toml import parse_duration
 from monitor.commands._common import Command
-from monitor.newsroom import Change, Newsroom, packaged_pages
-from monitor.simconfig import MFA_EN_PRESS, write_sources_config
-from monitor.simserver import SimServer
-from monitor.simulator import SimSite
+from monitor.config import parse_duration
+from monitor.sim import MFA_EN_PRESS, Change, Newsroom, SimServer, SimSite, packaged_pages, write_sources_config
 
 __all__ = ["COMMANDS"]
 

@@ -18,7 +18,7 @@ from monitor.commands._common import (
 from monitor.config import EVENT_TYPES
 from monitor.content import DIFF_FIELDS, FieldDiff, diff_text
 from monitor.errors import ConfigError
-from monitor.extract import normalise_url
+from monitor.pages import normalise_url
 from storage import ArticleState, Store, VersionRecord
 
 __all__ = ["COMMANDS", "EXPORT_FIELDS"]

@@ -1,0 +1,232 @@
+"""The typed config objects and their named defaults: frozen dataclasses that config.parse builds and the rest reads.
+
+Import them from monitor.config; this module only keeps the shapes apart from the parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "DATE_SOURCES",
+    "DEFAULT_CHECK_DELIVERY_TIMEOUT",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_CONFIRM_REMOVAL",
+    "DEFAULT_CONFIRM_REMOVAL_AFTER",
+    "DEFAULT_DATABASE",
+    "DEFAULT_DATE_FROM",
+    "DEFAULT_DELIVERY_MAX_AGE",
+    "DEFAULT_FAILING_AFTER",
+    "DEFAULT_HOST_CONCURRENCY",
+    "DEFAULT_HOST_DELAY",
+    "DEFAULT_INTERVAL",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_MIN_LINKS_RATIO",
+    "DEFAULT_REMOVE",
+    "DEFAULT_RETRIES",
+    "DEFAULT_RETRY_BACKOFF",
+    "DEFAULT_REVISIT",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_USER_AGENT",
+    "DEFAULT_WEBHOOK_TIMEOUT",
+    "EVENT_TYPES",
+    "WEBHOOK_FORMATS",
+    "ArticleSelectors",
+    "Config",
+    "Endpoint",
+    "HttpSettings",
+    "ListingSelectors",
+    "Secret",
+    "Source",
+]
+
+DEFAULT_DATABASE = "sqlite:///data/monitor.db"
+DEFAULT_USER_AGENT = "ministry-monitor/0.1 (+https://github.com/ministry-monitor/ministry-monitor)"
+DEFAULT_TIMEOUT = timedelta(seconds=20)
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_RETRIES = 3
+DEFAULT_RETRY_BACKOFF = timedelta(seconds=1)
+DEFAULT_CONCURRENCY = 32
+DEFAULT_HOST_CONCURRENCY = 1
+DEFAULT_HOST_DELAY = timedelta(seconds=1)
+DEFAULT_INTERVAL = timedelta(minutes=10)
+DEFAULT_REVISIT = timedelta(days=30)
+DEFAULT_CONFIRM_REMOVAL = 3
+DEFAULT_CONFIRM_REMOVAL_AFTER = timedelta(minutes=30)
+DEFAULT_FAILING_AFTER = 3
+DEFAULT_MIN_LINKS_RATIO = 0.2
+DEFAULT_WEBHOOK_TIMEOUT = timedelta(seconds=10)
+DEFAULT_DELIVERY_MAX_AGE = timedelta(hours=24)
+DEFAULT_CHECK_DELIVERY_TIMEOUT = timedelta(seconds=30)
+DEFAULT_REMOVE = ("script", "style", "noscript")
+DEFAULT_DATE_FROM = ("selector", "title", "url")
+
+EVENT_TYPES = frozenset(
+    {
+        "article.published",
+        "article.updated",
+        "article.removed",
+        "article.restored",
+        "source.failing",
+        "source.recovered",
+    }
+)
+WEBHOOK_FORMATS = frozenset({"standard", "slack", "discord"})
+DATE_SOURCES = frozenset({"selector", "title", "url"})
+
+
+class Secret:
+    """A string that never shows itself in `repr`, `str`, logs or exports; `.reveal()` at the point of use."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingSelectors:
+    """How to find article links on a listing page."""
+
+    links: str
+    min_links_ratio: float = DEFAULT_MIN_LINKS_RATIO
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleSelectors:
+    """How to read an article page."""
+
+    title: str
+    body: str
+    date: str | None = None
+    date_from: tuple[str, ...] = DEFAULT_DATE_FROM
+    remove: tuple[str, ...] = DEFAULT_REMOVE
+    ignore: tuple[str, ...] = ()
+    ignore_text: tuple[re.Pattern[str], ...] = ()
+    error_markers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One watched news listing."""
+
+    id: str
+    name: str
+    url: str
+    listing: ListingSelectors
+    article: ArticleSelectors
+    interval: timedelta = DEFAULT_INTERVAL
+    cron: str | None = None
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    allow_domains: tuple[str, ...] = ()
+    revisit: timedelta = DEFAULT_REVISIT
+    confirm_removal: int = DEFAULT_CONFIRM_REMOVAL
+    confirm_removal_after: timedelta = DEFAULT_CONFIRM_REMOVAL_AFTER
+    failing_after: int = DEFAULT_FAILING_AFTER
+    host_concurrency: int = DEFAULT_HOST_CONCURRENCY
+    host_delay: timedelta = DEFAULT_HOST_DELAY
+    robots: bool = True
+    error_urls: tuple[str, ...] = ()
+    proven_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Endpoint:
+    """One webhook receiver. Its `repr` shows only the URL's origin: chat webhook URLs carry their token in the path."""
+
+    id: str
+    url: str
+    secret: Secret | None
+    events: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
+    timeout: timedelta = DEFAULT_WEBHOOK_TIMEOUT
+    format: str = "standard"
+    max_age: timedelta = DEFAULT_DELIVERY_MAX_AGE
+
+    def __repr__(self) -> str:
+        origin = "/".join(self.url.split("/")[:3])
+        return f"Endpoint(id={self.id!r}, url='{origin}/…', secret={self.secret!r}, format={self.format!r})"
+
+    def wants(self, event_type: str, source_id: str) -> bool:
+        """Return whether this endpoint subscribes to an event of this type from this source."""
+        if self.events is not None and event_type not in self.events:
+            return False
+        return self.sources is None or source_id in self.sources
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Global HTTP behaviour shared by every fetch."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: timedelta = DEFAULT_TIMEOUT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    retries: int = DEFAULT_RETRIES
+    concurrency: int = DEFAULT_CONCURRENCY
+    host_concurrency: int = DEFAULT_HOST_CONCURRENCY
+    host_delay: timedelta = DEFAULT_HOST_DELAY
+    retry_backoff: timedelta = DEFAULT_RETRY_BACKOFF
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Config:
+    """The whole parsed config file. Its `repr` masks a password in the database URL."""
+
+    path: str
+    database: str
+    http: HttpSettings
+    sources: tuple[Source, ...]
+    webhooks: tuple[Endpoint, ...] = ()
+    check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
+    read_workers: int | None = None
+    """Worker processes that read article pages; None means one per core (see monitor.pages.readers)."""
+    _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The daemon looks a source up on every poll: a dict, not a scan of thousands.
+        object.__setattr__(self, "_by_id", {source.id: source for source in self.sources})
+
+    def __repr__(self) -> str:
+        database = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database)
+        return (
+            f"Config(path={self.path!r}, database={database!r}, sources={[s.id for s in self.sources]!r}, "
+            f"webhooks={self.webhooks!r})"
+        )
+
+    def source(self, source_id: str) -> Source:
+        """Return the source with this id; raise ConfigError if there is none."""
+        source = self._by_id.get(source_id)
+        if source is None:
+            raise ConfigError("no such source", path=self.path, source_id=source_id, key="id")
+        return source
+
+    def webhook(self, endpoint_id: str) -> Endpoint:
+        """Return the webhook with this id; raise ConfigError if there is none."""
+        for endpoint in self.webhooks:
+            if endpoint.id == endpoint_id:
+                return endpoint
+        raise ConfigError(f"no such webhook {endpoint_id!r}", path=self.path, key="webhooks")

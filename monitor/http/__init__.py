@@ -1,0 +1,20 @@
+"""Fetching: the shared httpx client, its transport, polite retries and decoding of response bytes."""
+
+from __future__ import annotations
+
+from monitor.http.decode import decode_html, sniff_charset
+from monitor.http.fetch import Fetcher, FetchObserver, Page, build_client, build_transport
+from monitor.http.retry_after import parse_retry_after
+from monitor.http.transport import Http11Transport
+
+__all__ = [
+    "FetchObserver",
+    "Fetcher",
+    "Http11Transport",
+    "Page",
+    "build_client",
+    "build_transport",
+    "decode_html",
+    "parse_retry_after",
+    "sniff_charset",
+]

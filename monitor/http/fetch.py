@@ -1,0 +1,327 @@
+"""Fetch pages politely: one shared httpx.AsyncClient, per-host limits, robots.txt, conditional GET, retries.
+
+httpx and tenacity are used only here (and httpx in webhooks.py); their errors leave as FetchError subclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from monitor.config import HttpSettings, Source
+from monitor.errors import (
+    BlockedError,
+    FetchError,
+    FetchStatusError,
+    FetchTimeoutError,
+    FetchTooLargeError,
+    RobotsDeniedError,
+)
+from monitor.http.retry_after import parse_retry_after
+from monitor.http.transport import Http11Transport
+
+__all__ = ["FetchObserver", "Fetcher", "Page", "build_client", "build_transport"]
+
+logger = logging.getLogger(__name__)
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+BLOCK_STATUSES = frozenset({403, 412, 521, 522, 523, 525})
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 60.0
+ROBOTS_TTL_S = 3600.0
+ROBOTS_MAX_BYTES = 512 * 1024
+KEEPALIVE_EXPIRY_S = 5.0
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+FetchObserver = Callable[[str, str, str, float], None]
+"""Called after every request with (source id, kind, outcome, seconds); outcome is a status or an error name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One answer: status 200-class with a body, or 304 (not modified) with none."""
+
+    url: str
+    final_url: str
+    status: int
+    body: bytes
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    redirected_off_site: bool = False
+
+    @property
+    def not_modified(self) -> bool:
+        """Return whether the server said the page has not changed (304)."""
+        return self.status == 304
+
+
+def build_transport(http: HttpSettings) -> Http11Transport:
+    """Return the one long-lived transport: keep-alive connections pooled per origin, one TLS context."""
+    # Requests in flight are capped by the Fetcher's semaphores (`concurrency`, `host_concurrency`), not by the
+    # pool, which only bounds the idle connections it keeps.
+    return Http11Transport(keepalive_expiry=KEEPALIVE_EXPIRY_S, max_idle_per_origin=http.concurrency)
+
+
+def build_client(http: HttpSettings, transport: Http11Transport) -> httpx.AsyncClient:
+    """Return an httpx client on the shared transport (for webhooks): our User-Agent, no redirect following."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": http.user_agent},
+        timeout=_timeout(http),
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def _timeout(http: HttpSettings) -> httpx.Timeout:
+    seconds = http.timeout.total_seconds()
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+
+@dataclass(slots=True)
+class _HostGate:
+    slots: asyncio.Semaphore
+    delay_s: float
+    next_start: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(slots=True)
+class _Robots:
+    parser: RobotFileParser | None
+    fetched: float
+
+
+class Fetcher:
+    """Fetches pages for sources, obeying one politeness policy for listings, articles and robots files."""
+
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        http: HttpSettings,
+        *,
+        observer: FetchObserver | None = None,
+    ) -> None:
+        self._transport = transport
+        self._headers = {"User-Agent": http.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+        self._extensions = {"timeout": _timeout(http).as_dict()}
+        self._http = http
+        self._backoff_s = http.retry_backoff.total_seconds()
+        self._observer = observer
+        self._global = asyncio.Semaphore(http.concurrency)
+        self._hosts: dict[str, _HostGate] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+
+    async def fetch(
+        self, source: Source, url: str, *, kind: str, etag: str | None = None, last_modified: str | None = None
+    ) -> Page:
+        """Return the page at `url`, retrying transient failures.
+
+        Raises RobotsDeniedError, BlockedError, FetchStatusError (404, 410, exhausted 5xx/429), FetchTimeoutError,
+        FetchTooLargeError or FetchError; every one names the source and URL.
+        """
+        if source.robots and not await self._robots_allow(source, url):
+            raise RobotsDeniedError("robots.txt disallows this URL for our User-Agent", source_id=source.id, url=url)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self._http.retries + 1),
+            wait=self._wait,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._follow(source, url, kind, etag, last_modified)
+        raise FetchError("no attempt was made", source_id=source.id, url=url)  # pragma: no cover
+
+    def _wait(self, state: RetryCallState) -> float:
+        base: float = wait_exponential_jitter(multiplier=self._backoff_s, max=30.0, jitter=self._backoff_s)(state)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, FetchStatusError) and exc.retry_after_s is not None:
+            return max(base, exc.retry_after_s)
+        return base
+
+    async def _follow(self, source: Source, url: str, kind: str, etag: str | None, last_modified: str | None) -> Page:
+        current = url
+        for _hop in range(self._http.max_redirects + 1):
+            headers = _conditional_headers(etag, last_modified) if current == url else {}
+            status, response_headers, body = await self._request(source, current, kind, headers)
+            location = response_headers.get("location")
+            if status in REDIRECT_STATUSES and location:
+                target = urljoin(current, location)
+                if not _same_site(target, source):
+                    return _page(url, target, status, b"", response_headers, off_site=True)
+                current = target
+                continue
+            _raise_for_status(status, response_headers, source, current)
+            return _page(url, current, status, body, response_headers)
+        raise FetchError(f"more than {self._http.max_redirects} redirects", source_id=source.id, url=url)
+
+    async def _request(
+        self, source: Source, url: str, kind: str, headers: dict[str, str], max_bytes: int | None = None
+    ) -> tuple[int, httpx.Headers, bytes]:
+        host = (urlsplit(url).hostname or "").lower()
+        queued = started = time.perf_counter()
+        outcome = "error"
+        try:
+            async with self._slot(host, source):
+                # The request's time starts here: waiting for a slot of the host (host_concurrency, host_delay)
+                # is politeness, not the server's answer time, and is logged apart.
+                started = time.perf_counter()
+                with _map_errors(source.id, url):
+                    status, response_headers, body = await self._read(source, url, headers, max_bytes)
+            outcome = str(status)
+            return status, response_headers, body
+        except FetchError as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            elapsed, waited = time.perf_counter() - started, started - queued
+            queue_note = f" (after {waited * 1000:.0f}ms waiting for the host)" if waited >= 0.001 else ""
+            logger.info("fetch %s %s %s %s %.0fms%s", source.id, kind, url, outcome, elapsed * 1000, queue_note)
+            if self._observer is not None:
+                self._observer(source.id, kind, outcome, elapsed)
+
+    async def _read(
+        self, source: Source, url: str, headers: dict[str, str], max_bytes: int | None
+    ) -> tuple[int, httpx.Headers, bytes]:
+        cap = max_bytes or self._http.max_body_bytes
+        # The transport is called directly (httpx.AsyncClient's cookie jar, auth and hooks are not wanted here).
+        request = httpx.Request("GET", url, headers={**self._headers, **headers}, extensions=self._extensions)
+        response = await self._transport.handle_async_request(request)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise FetchTooLargeError(
+                    f"body of {declared} bytes is over the {cap}-byte cap", source_id=source.id, url=url
+                )
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise FetchTooLargeError(f"body is over the {cap}-byte cap", source_id=source.id, url=url)
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+        finally:
+            await response.aclose()
+
+    @asynccontextmanager
+    async def _slot(self, host: str, source: Source) -> AsyncIterator[None]:
+        gate = self._hosts.get(host)
+        if gate is None:
+            gate = _HostGate(asyncio.Semaphore(source.host_concurrency), source.host_delay.total_seconds())
+            self._hosts[host] = gate
+        # Host first, global second: a request waiting out a host's delay must not hold a global slot.
+        async with gate.slots:
+            async with gate.lock:
+                wait = gate.next_start - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                gate.next_start = time.monotonic() + gate.delay_s
+            try:
+                async with self._global:
+                    yield
+            finally:
+                # The delay also counts from the end of a request, so a slow or late request cannot make the
+                # next one arrive at the server sooner than `host_delay` after it.
+                gate.next_start = max(gate.next_start, time.monotonic() + gate.delay_s)
+
+    async def _robots_allow(self, source: Source, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        lock = self._robots_locks.get(origin)
+        if lock is None:
+            lock = self._robots_locks[origin] = asyncio.Lock()
+        async with lock:
+            cached = self._robots.get(origin)
+            if cached is None or time.monotonic() - cached.fetched > ROBOTS_TTL_S:
+                cached = await self._load_robots(source, origin, cached)
+                self._robots[origin] = cached
+        return cached.parser is None or cached.parser.can_fetch(self._http.user_agent, url)
+
+    async def _load_robots(self, source: Source, origin: str, previous: _Robots | None) -> _Robots:
+        robots_url = origin + "/robots.txt"
+        try:
+            status, _headers, body = await self._request(source, robots_url, "robots", {}, ROBOTS_MAX_BYTES)
+            if status >= 500:
+                raise FetchStatusError(f"robots.txt: HTTP {status}", source_id=source.id, url=robots_url, status=status)
+        except FetchError:
+            # An unreachable robots.txt is not permission (RFC 9309): keep the copy we had, else fail this poll.
+            if previous is None:
+                raise
+            return _Robots(previous.parser, time.monotonic())
+        if status >= 400 or status in REDIRECT_STATUSES:
+            return _Robots(None, time.monotonic())
+        parser = RobotFileParser()
+        parser.parse(body.decode("utf-8", errors="replace").splitlines())
+        return _Robots(parser, time.monotonic())
+
+
+def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _same_site(url: str, source: Source) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    home = (urlsplit(source.url).hostname or "").lower()
+    if urlsplit(url).scheme not in ("http", "https"):
+        return False
+    return host == home or any(host == d or host.endswith("." + d) for d in source.allow_domains)
+
+
+def _page(url: str, final: str, status: int, body: bytes, headers: httpx.Headers, off_site: bool = False) -> Page:
+    return Page(
+        url=url,
+        final_url=final,
+        status=status,
+        body=body,
+        content_type=headers.get("content-type"),
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        redirected_off_site=off_site,
+    )
+
+
+def _raise_for_status(status: int, headers: httpx.Headers, source: Source, url: str) -> None:
+    if 200 <= status < 300 or status == 304:
+        return
+    if status in BLOCK_STATUSES:
+        raise BlockedError(f"blocked by the site (HTTP {status})", source_id=source.id, url=url, status=status)
+    retry_after = parse_retry_after(headers.get("retry-after"), datetime.now(UTC)) if status in RETRY_STATUSES else None
+    raise FetchStatusError(f"HTTP {status}", source_id=source.id, url=url, status=status, retry_after_s=retry_after)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, FetchStatusError):
+        too_long = exc.retry_after_s is not None and exc.retry_after_s > MAX_RETRY_AFTER_S
+        return exc.status in RETRY_STATUSES and not too_long
+    return isinstance(exc, FetchTimeoutError) or type(exc) is FetchError
+
+
+@contextmanager
+def _map_errors(source_id: str, url: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise FetchTimeoutError(f"timed out ({type(exc).__name__})", source_id=source_id, url=url) from exc
+    except httpx.HTTPError as exc:
+        raise FetchError(f"{type(exc).__name__}: {exc}", source_id=source_id, url=url) from exc
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"invalid URL: {exc}", source_id=source_id, url=url) from exc
