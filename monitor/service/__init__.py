@@ -12,7 +12,7 @@ from monitor.service.daemon import (
     run,
     serve,
 )
-from monitor.service.dispatch import WAKE_S, Dispatcher
+from monitor.service.dispatch import Dispatcher
 from monitor.service.health import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -31,16 +31,19 @@ from monitor.service.schedule import (
     MAX_INTERVAL_JITTER,
     CronSpec,
     Schedule,
-    Timetable,
     check_schedules,
     first_run,
     next_cron,
-    next_run,
     parse_cron,
     schedule_for,
 )
+from monitor.service.scheduler import JOB_DEFAULTS, PhasedCronTrigger, SourceScheduler, trigger_for
 
 __all__ = [
+    "JOB_DEFAULTS",
+    "PhasedCronTrigger",
+    "SourceScheduler",
+    "trigger_for",
     "Admission",
     "CONTENT_TYPE",
     "CRON_JITTER",
@@ -61,15 +64,12 @@ __all__ = [
     "Route",
     "Schedule",
     "TEXT",
-    "Timetable",
-    "WAKE_S",
     "bound_address",
     "check_schedules",
     "compare_configs",
     "fetch_outcome",
     "first_run",
     "next_cron",
-    "next_run",
     "open_daemon",
     "parse_address",
     "parse_cron",

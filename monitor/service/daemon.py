@@ -1,8 +1,8 @@
 """The long-running service behind `monitor run`: poll every source on its schedule, deliver webhooks, serve probes.
 
 The only module that touches signals and owns the loop's tasks. Startup and shutdown are one async context manager
-(`open_daemon`); a timetable task (`dispatch.py`) starts each poll as it falls due, a few per host at once, and
-each poll is the thin `Daemon.run_source(source_id)`.
+(`open_daemon`); APScheduler (`scheduler.py`, one job per source) hands each due source to the dispatcher
+(`dispatch.py`), which starts its poll, a few per host at once; each poll is the thin `Daemon.run_source(source_id)`.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from monitor.delivery import Outbox
 from monitor.errors import ConfigError
 from monitor.pages import check_selectors
 from monitor.pipeline import SourceReport
-from monitor.service.dispatch import WAKE_S, Dispatcher
+from monitor.service.dispatch import Dispatcher
 from monitor.service.health import TEXT, Response, bound_address, start_health_server
 from monitor.service.metrics import CONTENT_TYPE, Metrics, poll_outcome
 from monitor.service.reload import compare_configs
 from monitor.service.schedule import Schedule, check_schedules, first_run
+from monitor.service.scheduler import SourceScheduler
 from storage import SourceState, StorageError, describe_url
 
 __all__ = ["DEFAULT_STOP_TIMEOUT_S", "Daemon", "DaemonOptions", "open_daemon", "request_reload", "run", "serve"]
@@ -45,6 +46,8 @@ DEFAULT_STORE_DOWN_EXIT_S = 120.0
 OUTBOX_POLL_S = 1.0
 OUTBOX_RESTART_S = 5.0
 CANCEL_GRACE_S = 2.0
+# The loop's timers stand still while the machine sleeps: the scheduler looks at the wall clock at least this often.
+WAKE_S = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _REPORT_FIELDS = tuple(field.name for field in dataclasses.fields(SourceReport))
 
@@ -79,7 +82,7 @@ class Daemon:
         self._options = options
         # `run_source` is looked up at each poll, not bound here, so that it can be wrapped on a running daemon.
         self._dispatcher = Dispatcher(app, lambda source_id: self.run_source(source_id))
-        self._scheduler_task: asyncio.Task[None] | None = None
+        self._scheduler = SourceScheduler(self._dispatcher.dispatch)
         self._stopping = False
         self._outbox: Outbox | None = None
         self._outbox_stop = asyncio.Event()
@@ -92,14 +95,13 @@ class Daemon:
         return self._app.config
 
     def start(self) -> None:
-        """Schedule every source and start the timetable task and the webhook delivery task."""
+        """Start the scheduler with a job per source, and the webhook delivery task."""
         schedules = check_schedules(self.config)
         states = {state.source_id: state for state in self._app.store.source_states()}
         self._schedule(self.config.sources, schedules, states)
         del states  # thousands of records, not needed past start-up
         self._metrics.track_sources(source.id for source in self.config.sources)
-        self._scheduler_task = asyncio.create_task(self._dispatcher.run(), name="monitor-scheduler")
-        self._scheduler_task.add_done_callback(_report_end("scheduling"))
+        self._scheduler.start()
         self._outbox_task = asyncio.create_task(self._deliver(), name="monitor-outbox")
         self._outbox_task.add_done_callback(_report_end("webhook delivery"))
         sizes = (len(self.config.sources), len(self.config.webhooks), describe_url(self.config.database), os.getpid())
@@ -108,14 +110,14 @@ class Daemon:
     def _schedule(
         self, sources: Sequence[Source], schedules: Mapping[str, Schedule], states: Mapping[str, SourceState]
     ) -> None:
-        """Put sources in the timetable (a restart keeps the last attempt's spacing) and record their next due."""
+        """Add or replace the sources' jobs (a restart keeps the last attempt's spacing) and record their next due."""
         now = self._app.clock()
         for source in sources:
             state, schedule = states.get(source.id), schedules[source.id]
             last = state.last_attempt if state is not None else None
-            due = first_run(schedule, now=now, last_attempt=last, spread=random.random())
-            self._dispatcher.put(source.id, schedule, due)
-        self._dispatcher.wake()
+            spread = random.random()
+            due = first_run(schedule, now=now, last_attempt=last, spread=spread)
+            self._scheduler.put(source.id, schedule, due, spread)
         try:
             with self._app.store.transaction():
                 for source in sources:
@@ -126,7 +128,7 @@ class Daemon:
     def _save_next_due(self, source: Source, state: SourceState | None) -> None:
         """Record when the source is next due, for `monitor status`."""
         state = state or SourceState(source.id, name=source.name, url=source.url)
-        state.next_due = self._dispatcher.due_at(source.id)
+        state.next_due = self._scheduler.due_at(source.id)
         self._app.store.save_source_state(state)
 
     def _note_next_due(self, source: Source) -> None:
@@ -145,7 +147,7 @@ class Daemon:
         started = time.perf_counter()
         recorded = False
         try:
-            report = await self._app.pipeline.check_source(source, next_due=self._dispatcher.due_at(source.id))
+            report = await self._app.pipeline.check_source(source, next_due=self._scheduler.due_at(source.id))
             recorded = True
             if report.events and self._outbox is not None:
                 self._outbox.wake()
@@ -209,7 +211,7 @@ class Daemon:
             return
         self._app.config = self._app.pipeline.config = new
         for source_id in change.removed:
-            self._dispatcher.remove(source_id)
+            self._scheduler.remove(source_id)
         self._schedule([new.source(source_id) for source_id in change.rescheduled], schedules, states)
         self._metrics.track_sources(source.id for source in new.sources)
         if change.webhooks_changed:
@@ -222,8 +224,8 @@ class Daemon:
             logger.warning("reload: %s take effect at the next restart", " and ".join(change.restart_needed))
 
     def wake(self) -> None:
-        """Make the timetable task look at the wall clock now (after a system sleep its timers are late)."""
-        self._dispatcher.wake()
+        """Make the scheduler look at the wall clock now (after a system sleep its timers are late)."""
+        self._scheduler.wake()
 
     def store_lost(self) -> bool:
         """Return whether the store has failed every check for `store_down_exit_s` (logging when it goes)."""
@@ -250,7 +252,7 @@ class Daemon:
     def ready(self) -> Response:
         """The /readyz answer: 200 when the store answers, the scheduler runs and webhook delivery runs."""
         problems = []
-        if self._stopping or self._scheduler_task is None or self._scheduler_task.done():
+        if self._stopping or not self._scheduler.running:
             problems.append("scheduler not running")
         if not self._app.store.ping():
             problems.append("store unreachable")
@@ -276,12 +278,13 @@ class Daemon:
         loop = asyncio.get_running_loop()
         began = loop.time()
         deadline = began + self._options.stop_timeout_s
-        dropped = self._dispatcher.stop()  # the timetable task ends
+        self._scheduler.shutdown()
+        dropped = self._dispatcher.stop()
         if dropped:
             logger.info("stopping: %d due polls waiting for their host are not started", dropped)
         self._outbox_stop.set()
         polls = self._dispatcher.polls
-        work = polls | {t for t in (self._outbox_task, self._scheduler_task) if t is not None}
+        work = polls | {t for t in (self._outbox_task,) if t is not None}
         if polls:
             logger.info("stopping: giving %d running polls up to %.1fs", len(polls), deadline - loop.time())
         left = await _wait_until(work, deadline, force)

@@ -1,14 +1,12 @@
 """When a source is next due: every `interval`, or at `cron` times in its zone, plus jitter; pure, no clock.
 
 Times in and out are aware datetimes; the caller passes `now` and a `spread` in [0, 1) that picks the jitter.
-`Timetable` keeps every source's next due time, earliest first, for the daemon to pop as they fall due.
+scheduler.py turns a Schedule into an APScheduler trigger.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,11 +20,9 @@ __all__ = [
     "MAX_INTERVAL_JITTER",
     "CronSpec",
     "Schedule",
-    "Timetable",
     "check_schedules",
     "first_run",
     "next_cron",
-    "next_run",
     "parse_cron",
     "schedule_for",
 ]
@@ -207,94 +203,3 @@ def first_run(schedule: Schedule, *, now: datetime, last_attempt: datetime | Non
         return now + jitter
     due = min(last_attempt, now) + schedule.interval
     return max(due, now) + jitter
-
-
-def next_run(schedule: Schedule, *, previous: datetime, now: datetime, spread: float) -> datetime:
-    """Return the run after the one due at `previous`.
-
-    When runs were missed (a sleep, a pause), the result is not after `now`: the latest missed interval slot, or
-    `now` for cron. The scheduler coalesces what is due into one run and asks again. Interval runs keep the phase
-    their first run's jitter gave them, so sources that started together stay apart, even after a sleep.
-    """
-    if schedule.cron is not None:
-        due = next_cron(schedule.cron, previous, schedule.timezone) + schedule.jitter * spread
-        return due if due > now else now
-    due = previous + schedule.interval
-    if due > now:
-        return due
-    return previous + schedule.interval * ((now - previous) // schedule.interval)
-
-
-@dataclass(slots=True)
-class _Slot:
-    schedule: Schedule
-    due: datetime
-    ticket: int
-
-
-class Timetable:
-    """Every scheduled source's next due time, earliest first; `pop_due(now)` hands out the sources that fell due.
-
-    Pure like the functions above: `now` is a parameter and `spread` (called once per next-run computation) picks
-    the jitter. A source popped is already rescheduled for its next run, so it is never lost from the table.
-    """
-
-    def __init__(self, spread: Callable[[], float]) -> None:
-        self._spread = spread
-        self._slots: dict[str, _Slot] = {}
-        # (due, ticket, source id); an entry whose ticket is no longer its source's is stale and skipped.
-        self._heap: list[tuple[datetime, int, str]] = []
-        self._tickets = itertools.count()
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def __contains__(self, source_id: object) -> bool:
-        return source_id in self._slots
-
-    def put(self, source_id: str, schedule: Schedule, due: datetime) -> None:
-        """Schedule a source (replacing its previous schedule, if any) to be next due at `due`."""
-        ticket = next(self._tickets)
-        self._slots[source_id] = _Slot(schedule, due, ticket)
-        heapq.heappush(self._heap, (due, ticket, source_id))
-        if len(self._heap) > 2 * len(self._slots) + 64:
-            self._compact()
-
-    def remove(self, source_id: str) -> None:
-        """Stop scheduling a source (nothing happens if it is not scheduled)."""
-        self._slots.pop(source_id, None)
-
-    def due_at(self, source_id: str) -> datetime | None:
-        """Return when a source is next due, or None if it is not scheduled."""
-        slot = self._slots.get(source_id)
-        return slot.due if slot is not None else None
-
-    def next_due(self) -> datetime | None:
-        """Return the earliest due time in the table, or None when it is empty."""
-        while self._heap:
-            due, ticket, source_id = self._heap[0]
-            slot = self._slots.get(source_id)
-            if slot is not None and slot.ticket == ticket:
-                return due
-            heapq.heappop(self._heap)
-        return None
-
-    def pop_due(self, now: datetime) -> list[str]:
-        """Return the sources due by `now`, earliest first, each rescheduled for its first run after `now`.
-
-        Runs missed while nobody looked (a sleep, a pause) coalesce: a source is returned once, however late.
-        """
-        due_ids: list[str] = []
-        while (due := self.next_due()) is not None and due <= now:
-            _due, _ticket, source_id = heapq.heappop(self._heap)
-            schedule = self._slots[source_id].schedule
-            following = due
-            while following <= now:
-                following = next_run(schedule, previous=following, now=now, spread=self._spread())
-            self.put(source_id, schedule, following)
-            due_ids.append(source_id)
-        return due_ids
-
-    def _compact(self) -> None:
-        self._heap = [(slot.due, slot.ticket, source_id) for source_id, slot in self._slots.items()]
-        heapq.heapify(self._heap)

@@ -1,11 +1,10 @@
-"""The timetable task on its own: due polls start a few per host at once, never twice at once; stop drops the rest."""
+"""The dispatcher on its own: due polls start a few per host at once, never twice at once; stop drops the rest."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
@@ -15,9 +14,7 @@ from conftest import write_config
 
 from monitor.app import App
 from monitor.config import load_config
-from monitor.service import POLLS_PER_HOST_SLOT, Dispatcher, schedule_for
-
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+from monitor.service import POLLS_PER_HOST_SLOT, Dispatcher
 
 
 async def settle(condition: Callable[[], bool]) -> None:
@@ -38,14 +35,12 @@ def test_due_polls_take_turns_per_host_a_running_one_is_skipped_and_stop_drops_t
         await finish[source_id].wait()
 
     async def go() -> None:
-        dispatcher = Dispatcher(cast(App, SimpleNamespace(config=config, clock=lambda: NOW)), poll)
+        dispatcher = Dispatcher(cast(App, SimpleNamespace(config=config)), poll)
         for source in config.sources:
-            dispatcher.put(source.id, schedule_for(source), NOW)
-        runner = asyncio.create_task(dispatcher.run())
+            dispatcher.dispatch(source.id)
         await settle(lambda: len(started) == limit)
         first = started[0]
-        dispatcher.put(first, schedule_for(config.source(first)), NOW)
-        dispatcher.wake()
+        dispatcher.dispatch(first)
         await settle(lambda: f"poll {first} skipped: the previous poll of it has not finished" in caplog.text)
         finish[first].set()
         await settle(lambda: len(started) == limit + 1)
@@ -53,7 +48,8 @@ def test_due_polls_take_turns_per_host_a_running_one_is_skipped_and_stop_drops_t
         assert dispatcher.stop() == len(config.sources) - limit - 1
         for source_id in started:
             finish[source_id].set()
-        await asyncio.gather(runner, *dispatcher.polls)
+        dispatcher.dispatch(first)  # due after the stop: not started
+        await asyncio.gather(*dispatcher.polls)
         assert not dispatcher.polls
 
     asyncio.run(asyncio.wait_for(go(), 10.0))

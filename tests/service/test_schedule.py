@@ -13,14 +13,10 @@ from conftest import write_config
 from monitor.config import Source, load_config
 from monitor.errors import ConfigError
 from monitor.service import (
-    CRON_JITTER,
     MAX_INTERVAL_JITTER,
-    Schedule,
-    Timetable,
     check_schedules,
     first_run,
     next_cron,
-    next_run,
     parse_cron,
     schedule_for,
 )
@@ -115,23 +111,6 @@ def test_first_run_of_an_interval_source(
     assert first_run(schedule, now=NOW, last_attempt=last_attempt, spread=spread) == expected
 
 
-NEXT_CASES = [
-    # (previous run, now, expected): the phase is kept; missed runs give the latest missed slot, to run once now
-    (NOW, NOW + timedelta(seconds=1), NOW + TEN_MIN),
-    (NOW, NOW + TEN_MIN - timedelta(seconds=1), NOW + TEN_MIN),
-    (NOW, NOW + TEN_MIN, NOW + TEN_MIN),
-    (NOW, NOW + timedelta(hours=8, minutes=3), NOW + timedelta(hours=8)),  # back from a sleep: one run, now
-    (NOW + timedelta(hours=8), NOW + timedelta(hours=8, minutes=3), NOW + timedelta(hours=8, minutes=10)),
-]
-
-
-@pytest.mark.parametrize(("previous", "now", "expected"), NEXT_CASES)
-def test_next_run_of_an_interval_source(source: Source, previous: datetime, now: datetime, expected: datetime) -> None:
-    schedule = schedule_for(replace(source, interval=TEN_MIN, cron=None))
-
-    assert next_run(schedule, previous=previous, now=now, spread=0.9) == expected
-
-
 @pytest.mark.parametrize(
     ("interval", "jitter"),
     [
@@ -144,89 +123,9 @@ def test_interval_jitter_is_a_tenth_capped_at_a_minute(source: Source, interval:
     assert schedule_for(replace(source, interval=interval, cron=None)).jitter == jitter
 
 
-def test_cron_sources_run_at_cron_times_in_their_zone_plus_jitter(source: Source) -> None:
-    schedule = schedule_for(replace(source, cron=BUSINESS, timezone=SHANGHAI))
-    friday_night = utc(2024, 5, 3, 15, 0)  # 23:00 in Shanghai
-
-    first = first_run(schedule, now=friday_night, last_attempt=None, spread=0.5)
-    later = next_run(schedule, previous=first, now=first + timedelta(seconds=2), spread=0.0)
-    after_sleep = next_run(schedule, previous=first, now=utc(2024, 5, 6, 3, 4), spread=0.0)
-
-    assert first == utc(2024, 5, 5, 23, 0) + CRON_JITTER / 2  # Monday 07:00 in Shanghai
-    assert later == utc(2024, 5, 5, 23, 10)
-    assert after_sleep == utc(2024, 5, 6, 3, 4)  # missed runs are not replayed one by one: one run, now
-
-
 def test_next_cron_needs_an_aware_time() -> None:
     with pytest.raises(ValueError, match="aware"):
         next_cron(parse_cron(BUSINESS), datetime(2024, 1, 1), LONDON)
-
-
-# -- the timetable -------------------------------------------------------------------------------------------------
-def interval_schedule(source: Source, interval: timedelta = TEN_MIN) -> Schedule:
-    return schedule_for(replace(source, interval=interval, cron=None))
-
-
-def test_the_timetable_hands_out_due_sources_earliest_first_each_rescheduled(source: Source) -> None:
-    table = Timetable(lambda: 0.0)
-    schedule = interval_schedule(source)
-    table.put("late", schedule, NOW + timedelta(minutes=2))
-    table.put("early", schedule, NOW)
-    table.put("later", schedule, NOW + timedelta(minutes=3))
-
-    assert table.pop_due(NOW - timedelta(seconds=1)) == []
-    assert table.next_due() == NOW
-    assert table.pop_due(NOW + timedelta(minutes=2)) == ["early", "late"]
-    assert table.due_at("early") == NOW + TEN_MIN
-    assert table.due_at("late") == NOW + timedelta(minutes=12)
-    assert table.next_due() == NOW + timedelta(minutes=3)
-    assert len(table) == 3
-
-
-def test_runs_missed_while_nobody_looked_coalesce_into_one_and_keep_the_phase(source: Source) -> None:
-    table = Timetable(lambda: 0.0)
-    table.put("s", interval_schedule(source), NOW)
-
-    assert table.pop_due(NOW + timedelta(hours=8, minutes=3)) == ["s"]  # back from a sleep: once, not 49 times
-    assert table.due_at("s") == NOW + timedelta(hours=8, minutes=10)
-    assert table.pop_due(NOW + timedelta(hours=8, minutes=9)) == []
-
-
-def test_a_cron_source_is_rescheduled_at_its_next_cron_time_plus_jitter(source: Source) -> None:
-    table = Timetable(lambda: 0.5)
-    schedule = schedule_for(replace(source, cron=BUSINESS, timezone=SHANGHAI))
-    monday_seven = utc(2024, 5, 5, 23, 0)  # Monday 07:00 in Shanghai
-    table.put("s", schedule, monday_seven)
-
-    assert table.pop_due(monday_seven + timedelta(seconds=1)) == ["s"]
-    assert table.due_at("s") == utc(2024, 5, 5, 23, 10) + CRON_JITTER / 2
-
-
-def test_a_removed_or_replaced_source_keeps_no_old_due_time(source: Source) -> None:
-    table = Timetable(lambda: 0.0)
-    schedule = interval_schedule(source)
-    table.put("gone", schedule, NOW)
-    table.put("moved", schedule, NOW)
-    table.remove("gone")
-    table.remove("never-there")
-    table.put("moved", interval_schedule(source, timedelta(hours=1)), NOW + timedelta(minutes=5))
-
-    assert "gone" not in table and table.due_at("gone") is None
-    assert table.pop_due(NOW + timedelta(minutes=1)) == []
-    assert table.pop_due(NOW + timedelta(minutes=5)) == ["moved"]
-    assert table.due_at("moved") == NOW + timedelta(hours=1, minutes=5)
-    table.remove("moved")
-    assert table.next_due() is None and len(table) == 0
-
-
-def test_many_replacements_do_not_grow_the_timetable(source: Source) -> None:
-    table = Timetable(lambda: 0.0)
-    schedule = interval_schedule(source)
-    for n in range(1000):
-        table.put("s", schedule, NOW + timedelta(seconds=n))
-
-    assert len(table._heap) < 100
-    assert table.pop_due(NOW + timedelta(seconds=999)) == ["s"]
 
 
 def test_sources_with_the_same_timing_share_one_schedule(tmp_path: Path) -> None:

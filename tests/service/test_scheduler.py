@@ -1,0 +1,165 @@
+"""APScheduler behind the service: the triggers against tables of fixed datetimes, then a real AsyncIOScheduler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+from conftest import write_config
+
+from monitor.config import Source, load_config
+from monitor.service import CRON_JITTER, PhasedCronTrigger, SourceScheduler, first_run, schedule_for, trigger_for
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LONDON = ZoneInfo("Europe/London")
+BUSINESS = "*/10 7-22 * * 1-5"
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+TEN_MIN = timedelta(minutes=10)
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
+    config = load_config(write_config(tmp_path_factory.mktemp("scheduler"), "http://127.0.0.1:9"))
+    return config.source("mfa-en-press")
+
+
+INTERVAL_CASES = [
+    # (previous fire time, now, expected next): the first due time fixes the phase for good
+    (None, NOW - timedelta(seconds=1), NOW + timedelta(seconds=17)),
+    (NOW + timedelta(seconds=17), NOW + timedelta(seconds=18), NOW + TEN_MIN + timedelta(seconds=17)),
+    (
+        NOW + timedelta(hours=8, seconds=17),
+        NOW + timedelta(hours=8, minutes=3),
+        NOW + timedelta(hours=8, minutes=10, seconds=17),
+    ),
+    (None, NOW + timedelta(hours=1, minutes=1), NOW + timedelta(hours=1, minutes=10, seconds=17)),  # back from a sleep
+]
+
+
+@pytest.mark.parametrize(("previous", "now", "expected"), INTERVAL_CASES)
+def test_an_interval_trigger_keeps_the_phase_of_the_first_due_time(
+    source: Source, previous: datetime | None, now: datetime, expected: datetime
+) -> None:
+    schedule = schedule_for(replace(source, interval=TEN_MIN, cron=None))
+    trigger = trigger_for(schedule, NOW + timedelta(seconds=17), 0.3)
+
+    assert isinstance(trigger, IntervalTrigger)
+    assert trigger.get_next_fire_time(previous, now) == expected
+
+
+CRON_CASES = [
+    # (zone, spread, previous fire time, now, expected next fire time in UTC)
+    (SHANGHAI, 0.5, None, utc(2024, 5, 3, 15, 0), utc(2024, 5, 5, 23, 0) + CRON_JITTER / 2),  # Fri 23:00 -> Mon 07:00
+    (SHANGHAI, 0.5, utc(2024, 5, 5, 23, 0) + CRON_JITTER / 2, utc(2024, 5, 5, 23, 0, 20), utc(2024, 5, 5, 23, 10, 15)),
+    (SHANGHAI, 0.0, utc(2024, 5, 6, 14, 50), utc(2024, 5, 6, 14, 51), utc(2024, 5, 6, 23, 0)),  # 22:50 -> 07:00
+    (LONDON, 0.0, None, utc(2024, 7, 10, 5, 59), utc(2024, 7, 10, 6, 0)),  # 07:00 BST is 06:00Z
+    (LONDON, 0.0, None, utc(2024, 1, 10, 6, 59), utc(2024, 1, 10, 7, 0)),  # 07:00 GMT is 07:00Z
+    (LONDON, 1.0, None, utc(2024, 1, 10, 7, 0, 10), utc(2024, 1, 10, 7, 0, 30)),  # 07:00's run with its offset is ahead
+]
+
+
+@pytest.mark.parametrize(("zone", "spread", "previous", "now", "expected"), CRON_CASES)
+def test_a_cron_trigger_fires_at_its_zones_times_plus_a_fixed_offset(
+    source: Source, zone: ZoneInfo, spread: float, previous: datetime | None, now: datetime, expected: datetime
+) -> None:
+    schedule = schedule_for(replace(source, cron=BUSINESS, timezone=zone))
+    trigger = trigger_for(schedule, NOW, spread)
+
+    assert isinstance(trigger, PhasedCronTrigger)
+    assert trigger.get_next_fire_time(previous, now) == expected
+
+
+def test_the_first_cron_run_agrees_with_the_trigger(source: Source) -> None:
+    schedule = schedule_for(replace(source, cron=BUSINESS, timezone=SHANGHAI))
+    now = utc(2024, 5, 3, 15, 0)
+    first = first_run(schedule, now=now, last_attempt=None, spread=0.25)
+
+    assert trigger_for(schedule, first, 0.25).get_next_fire_time(None, now) == first
+
+
+async def _run_for(scheduler: SourceScheduler, seconds: float) -> None:
+    if not scheduler.running:
+        scheduler.start()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        scheduler.shutdown()
+
+
+def test_jobs_are_added_replaced_and_removed_and_missed_runs_coalesce(source: Source) -> None:
+    fired: Counter[str] = Counter()
+    scheduler = SourceScheduler(lambda source_id: fired.update([source_id]))
+    every_second = schedule_for(replace(source, interval=timedelta(seconds=1), cron=None))
+    hourly = schedule_for(replace(source, interval=timedelta(hours=1), cron=None))
+
+    async def go() -> None:
+        scheduler.start()  # as on a reload: jobs change on a running scheduler
+        now = datetime.now(UTC)
+        scheduler.put("late", every_second, now - timedelta(seconds=30), 0.0)  # thirty missed runs
+        scheduler.put("moved", every_second, now + timedelta(hours=2), 0.0)
+        scheduler.put("gone", every_second, now, 0.0)
+        scheduler.remove("gone")
+        scheduler.remove("never-there")
+        scheduler.put("moved", hourly, now + timedelta(milliseconds=200), 0.0)  # replaced: due soon, then hourly
+        assert sorted(scheduler.job_ids()) == ["late", "moved"]
+        await _run_for(scheduler, 0.7)
+        late_next = scheduler.due_at("late")
+        assert late_next is not None and late_next > now
+        assert round((late_next - (now - timedelta(seconds=30))).total_seconds(), 3) % 1 == 0  # phase kept
+        moved_next = scheduler.due_at("moved")
+        assert moved_next is not None
+        assert abs(moved_next - (now + timedelta(hours=1, milliseconds=200))) < timedelta(milliseconds=1)
+
+    asyncio.run(asyncio.wait_for(go(), 10.0))
+
+    assert fired == Counter({"late": 1, "moved": 1})  # thirty missed runs are one; "gone" never ran
+    assert scheduler.due_at("gone") is None
+
+
+def test_jobs_fire_on_time_on_the_event_loop(source: Source) -> None:
+    fired: list[tuple[str, float]] = []
+    scheduler = SourceScheduler(lambda source_id: fired.append((source_id, asyncio.get_running_loop().time())))
+    schedule = schedule_for(replace(source, interval=timedelta(seconds=0.3), cron=None))
+
+    async def go() -> None:
+        loop_start = asyncio.get_running_loop().time()
+        scheduler.put("s", schedule, datetime.now(UTC) + timedelta(seconds=0.2), 0.0)
+        await _run_for(scheduler, 1.1)
+        offsets = [at - loop_start for _, at in fired]
+        # Runs at 0.2, 0.5, 0.8 s (wide margins: these check the schedule, not the machine's speed).
+        assert len(offsets) >= 3 and offsets[0] >= 0.19
+        assert all(0.2 < later - earlier < 0.45 for earlier, later in zip(offsets, offsets[1:], strict=False))
+
+    asyncio.run(asyncio.wait_for(go(), 10.0))
+
+
+def test_apschedulers_per_run_info_lines_are_silenced(source: Source, caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = SourceScheduler(lambda source_id: None)
+    schedule = schedule_for(replace(source, interval=timedelta(seconds=0.1), cron=None))
+
+    async def go() -> None:
+        scheduler.put("s", schedule, datetime.now(UTC), 0.0)
+        await _run_for(scheduler, 0.35)
+
+    with caplog.at_level("DEBUG", logger="monitor"):
+        asyncio.run(asyncio.wait_for(go(), 10.0))
+
+    assert not [record for record in caplog.records if record.name.startswith("apscheduler")]
+
+
+def test_every_source_of_a_config_gets_one_job(tmp_path_factory: pytest.TempPathFactory) -> None:
+    config = load_config(write_config(tmp_path_factory.mktemp("jobs"), "http://127.0.0.1:9"))
+    scheduler = SourceScheduler(lambda source_id: None)
+    for source in config.sources:
+        scheduler.put(source.id, schedule_for(source), NOW, 0.5)
+
+    assert sorted(scheduler.job_ids()) == sorted(source.id for source in config.sources)
