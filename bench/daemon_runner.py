@@ -32,15 +32,16 @@ def daemon_available() -> bool:
 class Daemon:
     """`monitor run --config CONFIG`, stopped with SIGTERM on exit; logs go to `workdir/daemon.log`."""
 
-    def __init__(self, config: Path, workdir: Path) -> None:
+    def __init__(self, config: Path, workdir: Path, args: tuple[str, ...] = ()) -> None:
         self.config = config
         self.workdir = workdir
+        self.args = args
         self._log: IO[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Daemon:
         self._log = (self.workdir / "daemon.log").open("wb")
-        argv = [sys.executable, "-m", "monitor", "run", "--config", str(self.config)]
+        argv = [sys.executable, "-m", "monitor", "run", "--config", str(self.config), *self.args]
         # cwd is the workdir, as for `monitor check`: `python -m` puts the cwd first on sys.path, so started from this
         # checkout the child would import it even when --monitor-root names another.
         self._proc = subprocess.Popen(

@@ -147,6 +147,30 @@ def _after_poll(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def _fleet(data: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### Fleet, {data['sources']:,} sources (PostgreSQL members beside the one-process SQLite service)",
+        "",
+        "| | polls/s | CPU ms/poll, members | CPU ms/poll, PostgreSQL | CPU ms/poll, all | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, row in data["throughput"].items():
+        lines.append(
+            f"| {name} | {row['polls_per_s']:.0f} | {row['member_cpu_ms_per_poll']:.2f} | "
+            f"{row['database_cpu_ms_per_poll']:.2f} | {row['cpu_ms_per_poll']:.2f} | {row['peak_rss_mb']:.0f} |"
+        )
+    failover = data["failover"]
+    samples = ", ".join(f"{s:.1f}" for s in failover["samples_s"])
+    lines += [
+        "",
+        f"Failover ({failover['sources']} sources, interval {failover['interval_s']} s, heartbeat "
+        f"{failover['heartbeat_s']} s, 3 members): every source polled again {failover['median_s']:.1f} s (median), "
+        f"{failover['max_s']:.1f} s (max) after a SIGKILL; runs: {samples}.",
+        "",
+    ]
+    return lines
+
+
 def render(results: dict[str, Any]) -> str:
     """Return Markdown for every benchmark present in `results`."""
     lines = [f"Machine: {results['machine']}", f"Command: `{results['command']}`", ""]
@@ -162,7 +186,8 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     if "error" in cycles:
         lines += ["### import / warm / change", "", f"FAILED: {cycles['error']}", ""]
-    for name, render_one in (("extract", _extract), ("growth", _growth), ("rss", _rss), ("latency", _latency)):
+    renderers = (("extract", _extract), ("growth", _growth), ("rss", _rss), ("latency", _latency), ("fleet", _fleet))
+    for name, render_one in renderers:
         if name in results and "error" in results[name]:
             lines += [f"### {name}", "", f"FAILED: {results[name]['error']}", ""]
         elif name in results:

@@ -32,7 +32,16 @@ def _stats(site: SimSite, clear: bool) -> dict[str, Any]:
         "conditional": sum(1 for r in records if r.conditional),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "paths_200": sorted(r.path for r in records if r.status == 200 and r.path != "/robots.txt"),
+        "first_started": _first_started(records),
     }
+
+
+def _first_started(records: list[Any]) -> dict[str, float]:
+    """Return when (time.monotonic(), shared by every process on the machine) each path was first asked for."""
+    first: dict[str, float] = {}
+    for record in records:
+        first[record.path] = min(first.get(record.path, record.started), record.started)
+    return first
 
 
 def _serve(conn: Connection, layout: Layout, port: int) -> None:

@@ -18,7 +18,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Loggers whose INFO lines repeat ours (httpx's request line).
 QUIET_LOGGERS = ("httpx", "httpcore")
 # The daemon's one line per poll is how operators follow it, so it shows without --verbose.
-ALWAYS_INFO_LOGGERS = ("monitor.service.daemon",)
+ALWAYS_INFO_LOGGERS = ("monitor.service.daemon", "monitor.service.fleet")
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 

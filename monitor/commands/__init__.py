@@ -24,7 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "webhook-test": ("outbox_cli", "send a signed test event to one webhook; exit 0 on a 2xx answer, else 1"),
     "run": ("service", "run the daemon: poll every source on schedule and deliver webhooks"),
     "status": ("service", "show each source's last success, next due time, failures and articles"),
-    "reload": ("service", "make the running daemon re-read its config (SIGHUP)"),
+    "reload": ("service", "make the running daemon (or every fleet member) re-read its config"),
+    "migrate": ("service", "create or check the database schema (on PostgreSQL: the fleet's and procrastinate's too)"),
     "demo": ("demo_cli", "run an offline tour: a simulated ministry site, the service, signed webhooks"),
     "simulate": ("simulate_cli", "serve a live simulated ministry site on loopback and write a config to try on it"),
 }

@@ -1,7 +1,8 @@
 """`monitor run`, `monitor status` and `monitor reload`: the daemon, a table of its sources, a live config reload.
 
-`run` holds an exclusive lock on a pid file (next to the SQLite database unless `--pid-file` says otherwise);
-`reload` and `status` use it to find the daemon.
+`run` on SQLite holds an exclusive lock on a pid file (next to the database unless `--pid-file` says otherwise);
+`reload` and `status` use it to find the daemon. On PostgreSQL every `run` is a member of a fleet: no pid file,
+`reload` is announced to every member through the database, and `status` lists the live members.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ from monitor.app import utc_now
 from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.service import DEFAULT_STOP_TIMEOUT_S, DaemonOptions, check_schedules, parse_address, request_reload, run
-from storage import SourceState
+from monitor.service import (
+    DEFAULT_FLEET_HEARTBEAT_S,
+    DEFAULT_STOP_TIMEOUT_S,
+    DaemonOptions,
+    check_schedules,
+    is_fleet,
+    parse_address,
+    request_reload,
+    run,
+)
+from storage import SourceState, describe_url
 
-__all__ = ["COMMANDS", "pid_lock", "pid_path", "running_pid", "status_rows"]
+__all__ = ["COMMANDS", "fleet_workers", "pid_lock", "pid_path", "running_pid", "status_rows"]
 
 ERROR_WIDTH = 60
 COLUMNS = ("SOURCE", "STATE", "LAST SUCCESS", "NEXT DUE", "FAILS", "ARTICLES", "LAST ERROR")
@@ -125,14 +135,25 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"seconds running polls get to finish after SIGTERM/SIGINT (default {DEFAULT_STOP_TIMEOUT_S:g})",
     )
+    parser.add_argument(
+        "--heartbeat",
+        type=_seconds,
+        default=DEFAULT_FLEET_HEARTBEAT_S,
+        metavar="SECONDS",
+        help=f"PostgreSQL fleet: how often a member reports; one silent for three heartbeats is taken as gone and its "
+        f"polls re-queued (default {DEFAULT_FLEET_HEARTBEAT_S:g})",
+    )
     _pid_argument(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
     config = load(args.config)
     check_schedules(config)
+    options = DaemonOptions(http=args.http, stop_timeout_s=args.stop_timeout, fleet_heartbeat_s=args.heartbeat)
+    if is_fleet(config.database):
+        return run(config, options)  # a fleet member: as many as you like, on one database
     with pid_lock(pid_path(config, args.pid_file)):
-        return run(config, DaemonOptions(http=args.http, stop_timeout_s=args.stop_timeout))
+        return run(config, options)
 
 
 def _reload_arguments(parser: argparse.ArgumentParser) -> None:
@@ -143,6 +164,12 @@ def _reload_arguments(parser: argparse.ArgumentParser) -> None:
 def _reload(args: argparse.Namespace) -> int:
     config = load(args.config)  # a bad file is refused here, with the message the daemon would log
     check_schedules(config)
+    if is_fleet(config.database):
+        from monitor.service.fleet import announce
+
+        generation = announce(config)
+        print(f"every fleet member is re-reading {config.path} (reload {generation})")
+        return 0
     path = pid_path(config, args.pid_file)
     pid = running_pid(path)
     if pid is None:
@@ -196,14 +223,45 @@ def _row(source_id: str, state: SourceState | None, articles: int, configured: b
     }
 
 
+def fleet_workers(config: Config) -> list[dict[str, Any]] | None:
+    """Return the live members of the config's fleet (None when the database is not a fleet's)."""
+    if not is_fleet(config.database):
+        return None
+    from monitor.service.fleet import config_hash, live_members
+
+    mine = config_hash(config.path)
+    return [
+        {
+            "id": member.id,
+            "host": member.host,
+            "pid": member.pid,
+            "started": fmt_time(member.started),
+            "last_seen": fmt_time(member.last_seen),
+            "polls": member.polls,
+            "config_matches": member.config_hash == mine,
+        }
+        for member in live_members(config.database, utc_now())
+    ]
+
+
 def _status(args: argparse.Namespace) -> int:
     config = load(args.config)
     rows = status_rows(config)
-    pid = running_pid(pid_path(config, args.pid_file))
+    workers = fleet_workers(config)
+    pid = running_pid(pid_path(config, args.pid_file)) if workers is None else None
     if args.json:
-        print(json.dumps({"daemon": {"running": pid is not None, "pid": pid}, "sources": rows}, indent=2))
+        report: dict[str, Any] = {"daemon": {"running": pid is not None or bool(workers), "pid": pid}}
+        if workers is not None:
+            report["workers"] = workers
+        print(json.dumps({**report, "sources": rows}, indent=2))
         return 0
-    print(f"daemon: running (pid {pid})" if pid is not None else "daemon: not running")
+    if workers is None:
+        print(f"daemon: running (pid {pid})" if pid is not None else "daemon: not running")
+    else:
+        print(f"fleet: {len(workers)} live member(s)")
+        for worker in workers:
+            note = "" if worker["config_matches"] else "  CONFIG DIFFERS from this file"
+            print(f"  {worker['id']} {worker['host']} pid {worker['pid']} polls {worker['polls']}{note}")
     for line in format_table(rows, utc_now()):
         print(line)
     return 0
@@ -247,7 +305,22 @@ def _clip(text: str) -> str:
     return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 1] + "…"
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    with opened_store(config):
+        pass  # opening a store creates or checks its schema
+    if is_fleet(config.database):
+        from monitor.service.fleet import migrate
+
+        migrate(config.database)
+        print(f"schema ready in {describe_url(config.database)}: the store's, the fleet's and procrastinate's tables")
+    else:
+        print(f"schema ready in {describe_url(config.database)}")
+    return 0
+
+
 COMMANDS = {
+    "migrate": Command(add_config_argument, _migrate),
     "run": Command(_run_arguments, _run),
     "status": Command(_status_arguments, _status),
     "reload": Command(_reload_arguments, _reload),

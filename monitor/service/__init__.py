@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from monitor.service.admission import POLLS_PER_HOST_SLOT, Admission
 from monitor.service.daemon import (
+    DEFAULT_FLEET_HEARTBEAT_S,
     DEFAULT_STOP_TIMEOUT_S,
     Daemon,
     DaemonOptions,
+    is_fleet,
     open_daemon,
     request_reload,
     run,
@@ -37,11 +39,13 @@ from monitor.service.schedule import (
     parse_cron,
     schedule_for,
 )
-from monitor.service.scheduler import JOB_DEFAULTS, PhasedCronTrigger, SourceScheduler, trigger_for
+from monitor.service.scheduler import JOB_DEFAULTS, PhasedCronTrigger, Scheduling, SourceScheduler, trigger_for
 
 __all__ = [
+    "DEFAULT_FLEET_HEARTBEAT_S",
     "JOB_DEFAULTS",
     "PhasedCronTrigger",
+    "Scheduling",
     "SourceScheduler",
     "trigger_for",
     "Admission",
@@ -54,6 +58,7 @@ __all__ = [
     "DEFAULT_STOP_TIMEOUT_S",
     "Daemon",
     "DaemonOptions",
+    "is_fleet",
     "Dispatcher",
     "FETCH_BUCKETS",
     "INTERVAL_JITTER_FRACTION",

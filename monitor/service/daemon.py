@@ -12,13 +12,13 @@ import contextlib
 import dataclasses
 import logging
 import os
-import random
 import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.app import App, open_app
 from monitor.config import Config, Source, load_config
@@ -31,10 +31,20 @@ from monitor.service.health import TEXT, Response, bound_address, start_health_s
 from monitor.service.metrics import CONTENT_TYPE, Metrics, poll_outcome
 from monitor.service.reload import compare_configs
 from monitor.service.schedule import Schedule, check_schedules, first_run
-from monitor.service.scheduler import SourceScheduler
+from monitor.service.scheduler import Scheduling, SourceScheduler
 from storage import SourceState, StorageError, describe_url
 
-__all__ = ["DEFAULT_STOP_TIMEOUT_S", "Daemon", "DaemonOptions", "open_daemon", "request_reload", "run", "serve"]
+__all__ = [
+    "DEFAULT_FLEET_HEARTBEAT_S",
+    "DEFAULT_STOP_TIMEOUT_S",
+    "Daemon",
+    "DaemonOptions",
+    "is_fleet",
+    "open_daemon",
+    "request_reload",
+    "run",
+    "serve",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +56,8 @@ DEFAULT_STORE_DOWN_EXIT_S = 120.0
 OUTBOX_POLL_S = 1.0
 OUTBOX_RESTART_S = 5.0
 CANCEL_GRACE_S = 2.0
+# Fleet members report this often; one silent for three heartbeats is taken as gone and its polls re-queued.
+DEFAULT_FLEET_HEARTBEAT_S = 5.0
 # The loop's timers stand still while the machine sleeps: the scheduler looks at the wall clock at least this often.
 WAKE_S = 30.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -66,6 +78,12 @@ class DaemonOptions:
     http: tuple[str, int] | None = None
     stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S
     store_down_exit_s: float = DEFAULT_STORE_DOWN_EXIT_S
+    fleet_heartbeat_s: float = DEFAULT_FLEET_HEARTBEAT_S
+
+
+def is_fleet(database: str) -> bool:
+    """Return whether a database URL makes `monitor run` a member of a fleet (PostgreSQL does)."""
+    return urlsplit(database).scheme in {"postgresql", "postgres"}
 
 
 def request_reload(pid: int) -> None:
@@ -82,7 +100,15 @@ class Daemon:
         self._options = options
         # `run_source` is looked up at each poll, not bound here, so that it can be wrapped on a running daemon.
         self._dispatcher = Dispatcher(app, lambda source_id: self.run_source(source_id))
-        self._scheduler = SourceScheduler(self._dispatcher.dispatch)
+        self._scheduler: Scheduling
+        if is_fleet(app.config.database):
+            # Imported here: procrastinate comes with the `postgres` extra, which a SQLite install may lack.
+            from monitor.service.fleet import FleetOptions, FleetScheduling
+
+            fleet = FleetOptions(heartbeat_s=options.fleet_heartbeat_s, stop_timeout_s=options.stop_timeout_s)
+            self._scheduler = FleetScheduling(app, lambda source_id: self.run_source(source_id), self.reload, fleet)
+        else:
+            self._scheduler = SourceScheduler(self._dispatcher.dispatch)
         self._stopping = False
         self._outbox: Outbox | None = None
         self._outbox_stop = asyncio.Event()
@@ -102,8 +128,9 @@ class Daemon:
         del states  # thousands of records, not needed past start-up
         self._metrics.track_sources(source.id for source in self.config.sources)
         self._scheduler.start()
-        self._outbox_task = asyncio.create_task(self._deliver(), name="monitor-outbox")
-        self._outbox_task.add_done_callback(_report_end("webhook delivery"))
+        if self._scheduler.local_delivery:
+            self._outbox_task = asyncio.create_task(self._deliver(), name="monitor-outbox")
+            self._outbox_task.add_done_callback(_report_end("webhook delivery"))
         sizes = (len(self.config.sources), len(self.config.webhooks), describe_url(self.config.database), os.getpid())
         logger.info("running: %d sources, %d webhooks, database %s, pid %d", *sizes)
 
@@ -115,7 +142,7 @@ class Daemon:
         for source in sources:
             state, schedule = states.get(source.id), schedules[source.id]
             last = state.last_attempt if state is not None else None
-            spread = random.random()
+            spread = self._scheduler.spread(source.id)
             due = first_run(schedule, now=now, last_attempt=last, spread=spread)
             self._scheduler.put(source.id, schedule, due, spread)
         try:
@@ -217,6 +244,7 @@ class Daemon:
         if change.webhooks_changed:
             self._outbox_stop.set()
         self._metrics.observe_reload(True)
+        self._scheduler.reloaded()
         logger.warning(
             "config reloaded: %d sources, %d webhooks; %s", len(new.sources), len(new.webhooks), change.describe()
         )
@@ -256,7 +284,7 @@ class Daemon:
             problems.append("scheduler not running")
         if not self._app.store.ping():
             problems.append("store unreachable")
-        if self._outbox_task is None or self._outbox_task.done():
+        if self._scheduler.local_delivery and (self._outbox_task is None or self._outbox_task.done()):
             problems.append("webhook delivery stopped")
         if problems:
             return 503, TEXT, ("not ready: " + ", ".join(problems) + "\n").encode()
@@ -292,6 +320,7 @@ class Daemon:
             task.cancel()
         if left:
             await asyncio.wait(left, timeout=CANCEL_GRACE_S)
+        await self._scheduler.close()
         logger.info("stopped in %.1fs (%d running tasks abandoned)", loop.time() - began, len(left))
 
 

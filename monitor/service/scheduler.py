@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
@@ -24,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.service.schedule import CronSpec, Schedule, next_cron
 
-__all__ = ["JOB_DEFAULTS", "PhasedCronTrigger", "SourceScheduler", "trigger_for"]
+__all__ = ["JOB_DEFAULTS", "PhasedCronTrigger", "Scheduling", "SourceScheduler", "trigger_for"]
 
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 
@@ -57,8 +58,29 @@ def trigger_for(schedule: Schedule, first_due: datetime, spread: float) -> BaseT
     return PhasedCronTrigger(schedule.cron, schedule.timezone, schedule.jitter * spread)
 
 
+class Scheduling(Protocol):
+    """What the daemon needs of its scheduler: this process's SourceScheduler, or a fleet member's (fleet.py)."""
+
+    local_delivery: bool
+    """Whether this process delivers webhooks itself (a fleet delivers them as jobs)."""
+
+    @property
+    def running(self) -> bool: ...
+    def spread(self, source_id: str) -> float: ...
+    def put(self, source_id: str, schedule: Schedule, first_due: datetime, spread: float) -> None: ...
+    def remove(self, source_id: str) -> None: ...
+    def due_at(self, source_id: str) -> datetime | None: ...
+    def start(self) -> None: ...
+    def wake(self) -> None: ...
+    def shutdown(self) -> None: ...
+    async def close(self) -> None: ...
+    def reloaded(self) -> None: ...
+
+
 class SourceScheduler:
     """The service's AsyncIOScheduler: one job per source id, calling `on_due(source_id)` on the loop when due."""
+
+    local_delivery = True
 
     def __init__(self, on_due: Callable[[str], None]) -> None:
         self._on_due = on_due
@@ -77,6 +99,16 @@ class SourceScheduler:
         """Stop scheduling; jobs already handed over are not affected."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+
+    def spread(self, source_id: str) -> float:
+        """Return a new random jitter phase for a source."""
+        return random.random()
+
+    async def close(self) -> None:
+        """Nothing to release: `shutdown` stopped everything."""
+
+    def reloaded(self) -> None:
+        """Nothing to tell anyone: this process is the whole service."""
 
     def put(self, source_id: str, schedule: Schedule, first_due: datetime, spread: float) -> None:
         """Add a source's job, or replace its trigger, so that it is next due at `first_due` (see `first_run`).

@@ -1,0 +1,360 @@
+"""The fleet: every `monitor run` on one PostgreSQL database shares the work through procrastinate's job queue.
+
+A periodic `tick`, deferred once cluster-wide every TICK_S, takes the sources that fell due (storage.fleet's schedule
+table), moves each to its next due time and defers one `poll` job per source. A poll job has a queueing lock on its
+source (never two waiting) and a lock on its host slot (never two running on one slot of a host, cluster-wide, which
+also means never two of one source); it holds that lock for `host_delay` after its poll, so the gap between two
+requests to a host holds across processes as the server sees it. Webhook delivery is a `deliver` job with a lock of
+its own (one process at a time). The tick also re-queues the jobs of a member whose heartbeat stopped (killed,
+machine lost), so its sources are polled by the others. Members report themselves in storage.fleet's members table,
+and a reload on any member is announced there for every other to follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import procrastinate
+from procrastinate import exceptions as queue_errors
+from procrastinate.schema import SchemaManager
+
+from monitor.app import App
+from monitor.config import Config, Source
+from monitor.delivery import Outbox
+from monitor.errors import ConfigError
+from monitor.service.schedule import Schedule, check_schedules
+from monitor.service.scheduler import trigger_for
+from storage import StorageError
+from storage.fleet import FleetStore, Member
+
+__all__ = [
+    "DEFAULT_HEARTBEAT_S",
+    "TICK_S",
+    "FleetOptions",
+    "FleetScheduling",
+    "announce",
+    "config_hash",
+    "live_members",
+    "migrate",
+    "stable_spread",
+]
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 2
+DEFAULT_HEARTBEAT_S = 5.0
+DUE_PER_TICK = 5000
+DELIVER_TIMEOUT_S = 30.0
+QUEUE_TABLE = "procrastinate_jobs"
+# A worker is told of new jobs at once (LISTEN/NOTIFY), but not of a lock released by another member's job: the
+# next poll of that host waits for this look at the queue.
+FETCH_POLL_S = 0.5
+CLEANUP_S = 2.0
+
+logging.getLogger("procrastinate").setLevel(logging.WARNING)
+
+
+def config_hash(path: str) -> str:
+    """Return a short hash of a config file's bytes: members running the same file agree on it."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def stable_spread(source_id: str) -> float:
+    """Return the source's jitter phase in [0, 1): the same on every member, unlike a random draw."""
+    return int.from_bytes(hashlib.sha256(source_id.encode()).digest()[:8], "big") / 2**64
+
+
+@dataclass(frozen=True, slots=True)
+class FleetOptions:
+    """How often members report (a member silent for three heartbeats is taken as gone) and the stop bound."""
+
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    stop_timeout_s: float = 10.0
+
+
+def _host_slot(source: Source) -> str:
+    host = (urlsplit(source.url).hostname or "").lower()
+    slot = int(stable_spread(source.id) * source.host_concurrency)
+    return f"host:{host}:{slot}"
+
+
+class FleetScheduling:
+    """The scheduling of one fleet member, in the shape of scheduler.SourceScheduler, for the daemon to drive."""
+
+    local_delivery = False
+
+    def __init__(
+        self,
+        app: App,
+        poll: Callable[[str], Awaitable[None]],
+        reload: Callable[[], Awaitable[None]],
+        options: FleetOptions,
+    ) -> None:
+        self._app, self._poll, self._reload, self._options = app, poll, reload, options
+        self._store = FleetStore(app.config.database)
+        self._queue = procrastinate.App(
+            connector=procrastinate.PsycopgConnector(conninfo=app.config.database, min_size=1, max_size=8)
+        )
+        self._store.migrate(SchemaManager.get_schema(), QUEUE_TABLE)
+        self._define_tasks()
+        self._hash = config_hash(app.config.path)
+        self._generation = 0
+        self._following = False
+        self._polls = 0
+        self._member = Member(
+            id=uuid.uuid4().hex[:12],
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started=app.clock(),
+            last_seen=app.clock(),
+            polls=0,
+            config_hash=self._hash,
+            heartbeat_s=options.heartbeat_s,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running_polls: set[asyncio.Task[Any]] = set()
+
+    # -- the Scheduling shape -------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Return whether the worker and the heartbeat run."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+
+    def spread(self, source_id: str) -> float:
+        """Return the source's jitter phase, the same on every member."""
+        return stable_spread(source_id)
+
+    def put(self, source_id: str, schedule: Schedule, first_due: datetime, spread: float) -> None:
+        """Schedule a source to be next due at `first_due` (replacing its due time)."""
+        self._store.put_due([(source_id, first_due)], replace=True)
+
+    def remove(self, source_id: str) -> None:
+        """Stop scheduling a source."""
+        self._store.remove([source_id])
+
+    def due_at(self, source_id: str) -> datetime | None:
+        """Return when the source is next due in the fleet."""
+        try:
+            return self._store.due_at(source_id)
+        except StorageError:
+            return None
+
+    def wake(self) -> None:
+        """Nothing to do: the queue's own timers and notifications drive the member."""
+
+    def start(self) -> None:
+        """Join the fleet and start the queue worker and the heartbeat."""
+        fleet_hash = self._store.set_default("config_hash", self._hash)
+        self._generation = int(self._store.set_default("generation", "0"))
+        if fleet_hash != self._hash:
+            logger.error(
+                "CONFIG MISMATCH: %s (hash %s) is not the config the fleet runs (hash %s); run `monitor reload` with "
+                "the intended file to make it the fleet's",
+                self._app.config.path,
+                self._hash,
+                fleet_hash,
+            )
+        else:
+            self._store.keep_only(source.id for source in self._app.config.sources)
+        self._store.join(self._member)
+        worker = self._queue.run_worker_async(
+            name=f"monitor-{self._member.id}",
+            concurrency=max(self._app.config.http.concurrency, 2),
+            install_signal_handlers=False,
+            delete_jobs="always",
+            update_heartbeat_interval=self._options.heartbeat_s,
+            stalled_worker_timeout=self._options.heartbeat_s * 3,
+            shutdown_graceful_timeout=self._options.stop_timeout_s,
+            fetch_job_polling_interval=FETCH_POLL_S,
+        )
+        self._tasks = [
+            asyncio.create_task(self._run_worker(worker), name="fleet-worker"),
+            asyncio.create_task(self._heartbeat(), name="fleet-heartbeat"),
+        ]
+        logger.info("joined the fleet as member %s (config %s)", self._member.id, self._hash)
+
+    def shutdown(self) -> None:
+        """Stop taking jobs: the worker lets running polls finish within the stop bound."""
+        for task in self._tasks[1:]:
+            task.cancel()
+        if self._tasks:
+            self._tasks[0].cancel()  # run_worker_async stops its worker gracefully when cancelled
+
+    async def close(self) -> None:
+        """Wait for running polls (within the stop bound), leave the fleet and release the connections.
+
+        The worker's own clean-up (unregistering, closing its pool) gets CLEANUP_S: with the database gone it would
+        wait for connections that never come.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._options.stop_timeout_s
+        worker = self._tasks[0] if self._tasks else None
+        while worker is not None and not worker.done() and loop.time() < deadline:
+            if not self._running_polls:
+                await asyncio.wait([worker], timeout=CLEANUP_S)
+                break
+            await asyncio.wait([worker], timeout=0.1)
+        if worker is not None and not worker.done():
+            worker.cancel()
+            await asyncio.wait([worker], timeout=CLEANUP_S)
+        with contextlib.suppress(StorageError):
+            self._store.leave(self._member.id)
+        with contextlib.suppress(TimeoutError, queue_errors.ProcrastinateException):
+            async with asyncio.timeout(CLEANUP_S):
+                await self._queue.close_async()
+        self._store.close()
+
+    def reloaded(self) -> None:
+        """After a reload here: announce the new config to the fleet, unless this member was following one."""
+        self._hash = config_hash(self._app.config.path)
+        if not self._following:
+            self._generation = self._store.announce_config(self._hash)
+            logger.info("announced config %s to the fleet (generation %d)", self._hash, self._generation)
+
+    # -- the member's own tasks -----------------------------------------------------------------------------
+    async def _run_worker(self, worker: Awaitable[None]) -> None:
+        await self._queue.open_async()
+        await worker
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self._options.heartbeat_s)
+            try:
+                self._store.heartbeat(self._member.id, self._app.clock(), self._polls, self._hash)
+                generation = int(self._store.settings().get("generation", "0"))
+            except StorageError as exc:
+                logger.warning("fleet heartbeat failed: %s", exc)
+                continue
+            if generation > self._generation:
+                self._generation = generation
+                await self._follow_reload()
+
+    async def _follow_reload(self) -> None:
+        logger.info("the fleet's config changed: re-reading %s", self._app.config.path)
+        self._following = True
+        try:
+            await self._reload()
+        finally:
+            self._following = False
+
+    # -- the jobs -------------------------------------------------------------------------------------------
+    def _define_tasks(self) -> None:
+        queue = self._queue
+
+        @queue.periodic(cron=f"* * * * * */{TICK_S}", periodic_id="tick")
+        @queue.task(name="tick", lock="tick", retry=False, pass_context=False)
+        async def tick(timestamp: int) -> None:
+            await self._tick()
+
+        @queue.task(name="poll", retry=False, pass_context=False)
+        async def poll(source_id: str) -> None:
+            await self._run_poll(source_id)
+
+        @queue.task(name="deliver", lock="deliver", queueing_lock="deliver", retry=False, pass_context=False)
+        async def deliver() -> None:
+            await self._deliver()
+
+        self._poll_task, self._deliver_task = poll, deliver
+
+    async def _tick(self) -> None:
+        await self._requeue_stalled()
+        config = self._app.config
+        now = self._app.clock()
+        schedules = check_schedules(config)
+        due = self._store.due(now, DUE_PER_TICK)
+        following: list[tuple[str, datetime]] = []
+        for source_id, _due in due:
+            schedule = schedules.get(source_id)
+            if schedule is None:
+                continue  # not in this member's config: the member that runs it moves it on
+            trigger = trigger_for(schedule, _due, stable_spread(source_id))
+            following.append((source_id, trigger.get_next_fire_time(None, now)))
+        self._store.put_due(following, replace=True)
+        for source_id, _ in following:
+            await self._defer_poll(config.source(source_id))
+        await self._defer(self._deliver_task)
+
+    async def _defer_poll(self, source: Source) -> None:
+        task = self._poll_task.configure(lock=_host_slot(source), queueing_lock=f"poll:{source.id}")
+        try:
+            await task.defer_async(source_id=source.id)
+        except queue_errors.AlreadyEnqueued:
+            logger.warning("poll %s skipped: the previous poll of it has not started yet", source.id)
+
+    async def _defer(self, task: Any) -> None:
+        with contextlib.suppress(queue_errors.AlreadyEnqueued):
+            await task.defer_async()
+
+    async def _requeue_stalled(self) -> None:
+        manager = self._queue.job_manager
+        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=self._options.heartbeat_s * 3))
+        for job in stalled:
+            logger.warning("re-queueing %s job %s of a member that stopped answering", job.task_name, job.id)
+            await manager.retry_job(job)
+        if stalled:
+            await manager.prune_stalled_workers(self._options.heartbeat_s * 3)
+
+    async def _run_poll(self, source_id: str) -> None:
+        try:
+            source = self._app.config.source(source_id)
+        except ConfigError:
+            return  # removed by a reload after it fell due
+        task = asyncio.current_task()
+        if task is not None:
+            self._running_polls.add(task)
+        try:
+            await self._poll(source_id)
+        finally:
+            self._running_polls.discard(task)
+        self._polls += 1
+        await self._defer(self._deliver_task)
+        # Hold the host's lock a little longer, so the next poll of this host, on any member, keeps the delay.
+        await asyncio.sleep(source.host_delay.total_seconds())
+
+    async def _deliver(self) -> None:
+        if not self._app.config.webhooks:
+            return
+        outbox = Outbox(self._app.config, self._app.store, self._app.client, self._app.clock)
+        stats = await outbox.run_until_idle(DELIVER_TIMEOUT_S)
+        logger.debug("fleet delivery: %s", stats)
+
+
+def migrate(database: str) -> None:
+    """Create the fleet's tables and procrastinate's in a PostgreSQL database, if missing (idempotent)."""
+    store = FleetStore(database)
+    try:
+        store.migrate(
+            procrastinate.App(connector=procrastinate.PsycopgConnector()).schema_manager.get_schema(), QUEUE_TABLE
+        )
+    finally:
+        store.close()
+
+
+def live_members(database: str, now: datetime) -> list[Member]:
+    """Return the fleet members seen within three of their heartbeats before `now` (for `monitor status`)."""
+    store = FleetStore(database)
+    try:
+        return store.members(now)
+    finally:
+        store.close()
+
+
+def announce(config: Config) -> int:
+    """Make a config file the fleet's and ask every member to re-read it; return the new generation."""
+    store = FleetStore(config.database)
+    try:
+        return store.announce_config(config_hash(config.path))
+    finally:
+        store.close()
