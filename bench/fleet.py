@@ -137,10 +137,11 @@ def _failover_once(sim: SimProcess, members: list[Daemon], layout: Layout, victi
     paths = {layout.listing_path(i) for i in range(layout.sources)}
     seen: dict[str, float] = {}
     deadline = killed + FAILOVER_INTERVAL_S * 6
-    while time.monotonic() < deadline and set(seen) < paths:
+    while time.monotonic() < deadline and not paths <= seen.keys():
         time.sleep(0.25)
         for path, started in sim.stats(clear=True)["first_started"].items():
-            seen.setdefault(path, started)
+            if path in paths:
+                seen.setdefault(path, started)
     missing = paths - set(seen)
     if missing:
         raise RuntimeError(f"failover: {len(missing)} sources not polled within {deadline - killed:.0f}s")

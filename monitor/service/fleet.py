@@ -5,9 +5,9 @@ table), moves each to its next due time and defers one `poll` job per source. A 
 source (never two waiting) and a lock on its host slot (never two running on one slot of a host, cluster-wide, which
 also means never two of one source); it holds that lock for `host_delay` after its poll, so the gap between two
 requests to a host holds across processes as the server sees it. Webhook delivery is a `deliver` job with a lock of
-its own (one process at a time). The tick also re-queues the jobs of a member whose heartbeat stopped (killed,
-machine lost), so its sources are polled by the others. Members report themselves in storage.fleet's members table,
-and a reload on any member is announced there for every other to follow.
+its own (one process at a time). The eldest live member re-queues the jobs of a member whose heartbeat stopped
+(killed, machine lost), so its sources are polled by the others. Members report themselves in storage.fleet's
+members table, and a reload on any member is announced there for every other to follow.
 """
 
 from __future__ import annotations
@@ -240,6 +240,17 @@ class FleetScheduling:
             if generation > self._generation:
                 self._generation = generation
                 await self._follow_reload()
+            await self._recover_if_eldest()
+
+    async def _recover_if_eldest(self) -> None:
+        """The eldest live member re-queues the jobs of members gone silent (not the tick: a dead member may hold
+        the tick's own lock)."""
+        try:
+            members = self._store.members(self._app.clock())
+            if members and members[0].id == self._member.id:
+                await self._requeue_stalled()
+        except (StorageError, queue_errors.ProcrastinateException) as exc:
+            logger.warning("fleet: could not look for the jobs of silent members: %s", exc)
 
     async def _follow_reload(self) -> None:
         logger.info("the fleet's config changed: re-reading %s", self._app.config.path)
@@ -269,7 +280,6 @@ class FleetScheduling:
         self._poll_task, self._deliver_task = poll, deliver
 
     async def _tick(self) -> None:
-        await self._requeue_stalled()
         config = self._app.config
         now = self._app.clock()
         schedules = check_schedules(config)
@@ -302,7 +312,8 @@ class FleetScheduling:
         stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=self._options.heartbeat_s * 3))
         for job in stalled:
             logger.warning("re-queueing %s job %s of a member that stopped answering", job.task_name, job.id)
-            await manager.retry_job(job)
+            with contextlib.suppress(queue_errors.ProcrastinateException):  # finished or re-queued meanwhile
+                await manager.retry_job(job)
         if stalled:
             await manager.prune_stalled_workers(self._options.heartbeat_s * 3)
 
