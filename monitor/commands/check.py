@@ -12,7 +12,10 @@ from monitor.commands._common import Command, add_config_argument, load
 from monitor.config import Config, Source
 from monitor.pipeline import SourceReport
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "FAILED_OUTCOMES"]
+
+FAILED_OUTCOMES = frozenset({"error", "blocked", "layout"})
+"""A source whose check ended so was not checked: `monitor check` exits 1, so that cron and CI see the outage."""
 
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +31,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--source", action="append", metavar="ID", help="check only this source (repeatable)")
+    parser.epilog = "exit status: 0 every source was checked, 1 a source failed, 2 a usage or config error"
     parser.add_argument("--revisit", action="store_true", help="re-fetch every known article within the horizon now")
 
 
@@ -59,7 +63,7 @@ async def check_once(
 
 def describe(report: SourceReport) -> str:
     """Return one line saying what a check of one source found."""
-    if report.outcome in ("error", "blocked", "layout"):
+    if report.outcome in FAILED_OUTCOMES:
         return f"{report.source_id}: FAILED ({report.outcome}): {report.error}"
     events = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
     listing = "unchanged" if report.listing_status == 304 else f"{report.links} links"
@@ -78,7 +82,7 @@ def _check(args: argparse.Namespace) -> int:
         reports = asyncio.run(check_once(config, args.source, args.revisit))
     for report in reports:
         print(describe(report), file=sys.stdout)
-    return 0
+    return 1 if any(report.outcome in FAILED_OUTCOMES for report in reports) else 0
 
 
 def _check_with_progress(config: Config, args: argparse.Namespace, count: int) -> list[SourceReport]:

@@ -209,9 +209,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         host = "127.0.0.1" if options.bind == "0.0.0.0" else options.bind
         base = f"http://{host}:{server.port}"
-        config = _write_config(options, base, newsroom)
-        _introduce(options, base, config, newsroom)
-        with _stop_on_signals() as stop:
+        with _stop_on_signals() as stop:  # before the lines that tell a caller it may start (and stop) us
+            config = _write_config(options, base, newsroom)
+            _introduce(options, base, config, newsroom)
             statuses = _play(newsroom, options.every, base, stop)
     finally:
         server.stop()

@@ -8,10 +8,11 @@ import sys
 from monitor.commands._common import (
     Command,
     add_config_argument,
+    check_source_ids,
     fmt_time,
+    iso_time,
     load,
     opened_store,
-    parse_since,
     use_colour,
     write_records,
 )
@@ -44,7 +45,9 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with opened_store(load(args.config)) as store:
+    config = load(args.config)
+    with opened_store(config) as store:
+        check_source_ids(config, store, [args.source] if args.source else None)
         rows = [
             {
                 "source": article.source_id,
@@ -67,16 +70,17 @@ def _export(args: argparse.Namespace) -> int:
 def _events_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--format", choices=["jsonl"], default="jsonl")
-    parser.add_argument("--since", metavar="ISO", help="only events at or after this time")
+    parser.add_argument("--since", type=iso_time, metavar="ISO", help="only events at or after this time")
     parser.add_argument("--type", choices=sorted(EVENT_TYPES), help="only events of this type")
     parser.add_argument("--source", metavar="ID", help="only events of this source")
 
 
 def _events(args: argparse.Namespace) -> int:
-    since = parse_since(args.since)
-    with opened_store(load(args.config)) as store:
+    config = load(args.config)
+    with opened_store(config) as store:
+        check_source_ids(config, store, [args.source] if args.source else None)
         out = sys.stdout.buffer
-        for event in store.events(since=since, type=args.type, source_id=args.source):
+        for event in store.events(since=args.since, type=args.type, source_id=args.source):
             out.write(event.body + b"\n")
         out.flush()
     return 0
