@@ -46,17 +46,20 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", default="config/sources.toml", help="the watch-list (TOML)")
 
 
-def load(path: str) -> Config:
-    """Return the parsed config with its selectors checked; raise ConfigError on any mistake."""
-    config = load_config(path)
+def load(path: str, *, secrets: bool = True) -> Config:
+    """Return the parsed config with its selectors checked; raise ConfigError on any mistake.
+
+    `secrets=False` is for read-only commands: a webhook `${VAR}` that is not set is no mistake there.
+    """
+    config = load_config(path, secrets=secrets)
     check_selectors(config)
     return config
 
 
 @contextmanager
 def opened_store(config: Config) -> Iterator[Store]:
-    """Open the config's store for a read-mostly command and close it afterwards."""
-    store = open_store(config.database)
+    """Open the config's store read-only for a read-only command and close it afterwards (never creates a file)."""
+    store = open_store(config.database, read_only=True)
     try:
         yield store
     finally:

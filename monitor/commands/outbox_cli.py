@@ -52,7 +52,7 @@ def _deliveries_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _deliveries(args: argparse.Namespace) -> int:
-    config = load(args.config)
+    config = load(args.config, secrets=False)
     with opened_store(config) as store:
         check_webhook_id(config, store, args.webhook)
         records = store.deliveries(state=args.state, webhook_id=args.webhook)

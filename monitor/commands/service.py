@@ -197,7 +197,7 @@ def _row(source_id: str, state: SourceState | None, articles: int, configured: b
 
 
 def _status(args: argparse.Namespace) -> int:
-    config = load(args.config)
+    config = load(args.config, secrets=False)
     rows = status_rows(config)
     pid = running_pid(pid_path(config, args.pid_file))
     if args.json:

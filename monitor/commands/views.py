@@ -45,7 +45,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    config = load(args.config)
+    config = load(args.config, secrets=False)
     with opened_store(config) as store:
         check_source_ids(config, store, [args.source] if args.source else None)
         rows = [
@@ -76,7 +76,7 @@ def _events_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _events(args: argparse.Namespace) -> int:
-    config = load(args.config)
+    config = load(args.config, secrets=False)
     with opened_store(config) as store:
         check_source_ids(config, store, [args.source] if args.source else None)
         out = sys.stdout.buffer
@@ -116,7 +116,7 @@ def _words(runs: tuple[str, ...]) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    with opened_store(load(args.config)) as store:
+    with opened_store(load(args.config, secrets=False)) as store:
         article = _find(store, args.url, args.config)
         versions = store.versions(article.id or 0)
     print(f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}")
@@ -145,7 +145,7 @@ def _render(change: FieldDiff, colour: bool) -> str:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    with opened_store(load(args.config)) as store:
+    with opened_store(load(args.config, secrets=False)) as store:
         article = _find(store, args.url, args.config)
         newer = args.to_version or article.version
         older = args.from_version or max(1, newer - 1)

@@ -83,15 +83,32 @@ DATE_SOURCES = frozenset({"selector", "title", "url"})
 
 
 class Secret:
-    """A string that never shows itself in `repr`, `str`, logs or exports; `.reveal()` at the point of use."""
+    """A string that never shows itself in `repr`, `str`, logs or exports; `.reveal()` at the point of use.
 
-    __slots__ = ("_value",)
+    A config read for a read-only command may hold an unset secret (its `${VAR}` is not in the environment):
+    it masks the same way, and `.reveal()` raises the ConfigError that a sending command would have raised.
+    """
 
-    def __init__(self, value: str) -> None:
+    __slots__ = ("_missing", "_value")
+
+    def __init__(self, value: str, missing: ConfigError | None = None) -> None:
         self._value = value
+        self._missing = missing
+
+    @classmethod
+    def unset(cls, error: ConfigError) -> Secret:
+        """Return a secret whose variable is not set; revealing it raises `error`."""
+        return cls("", error)
+
+    @property
+    def is_set(self) -> bool:
+        """Return whether the secret has a value (its `${VAR}`s were all set)."""
+        return self._missing is None
 
     def reveal(self) -> str:
-        """Return the secret value."""
+        """Return the secret value; raise ConfigError if its environment variable was not set."""
+        if self._missing is not None:
+            raise self._missing
         return self._value
 
     def __repr__(self) -> str:
@@ -101,7 +118,7 @@ class Secret:
         return "**********"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and (other._value, other.is_set) == (self._value, self.is_set)
 
     def __hash__(self) -> int:
         return hash(self._value)
