@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from monitor.config import Config, load_config
-from monitor.errors import UsageError
+from monitor.errors import ConfigError, UsageError
 from monitor.events import iso_z
 from monitor.pages import check_selectors
-from storage import Store, open_store
+from storage import StorageError, Store, check_url, open_store
 
 __all__ = [
     "Command",
@@ -53,6 +53,10 @@ def load(path: str, *, secrets: bool = True) -> Config:
     """
     config = load_config(path, secrets=secrets)
     check_selectors(config)
+    try:
+        check_url(config.database)
+    except StorageError as exc:
+        raise ConfigError(str(exc), path=config.path, key="database") from exc
     return config
 
 

@@ -1,4 +1,4 @@
-"""`monitor validate` and `monitor check`: read the config; poll sources once and deliver what is pending."""
+"""`monitor check`: poll sources once and deliver what is pending."""
 
 from __future__ import annotations
 
@@ -16,16 +16,6 @@ __all__ = ["COMMANDS", "FAILED_OUTCOMES"]
 
 FAILED_OUTCOMES = frozenset({"error", "blocked", "layout"})
 """A source whose check ended so was not checked: `monitor check` exits 1, so that cron and CI see the outage."""
-
-
-def _validate_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_argument(parser)
-
-
-def _validate(args: argparse.Namespace) -> int:
-    config = load(args.config)
-    print(f"{config.path}: OK, {len(config.sources)} sources, {len(config.webhooks)} webhooks")
-    return 0
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +90,5 @@ def _check_with_progress(config: Config, args: argparse.Namespace, count: int) -
 
 
 COMMANDS = {
-    "validate": Command(_validate_arguments, _validate),
     "check": Command(_check_arguments, _check),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from monitor.service import DEFAULT_STOP_TIMEOUT_S, DaemonOptions, check_schedul
 from storage import SourceState
 
 __all__ = ["COMMANDS", "pid_lock", "pid_path", "running_pid", "status_rows"]
+
+logger = logging.getLogger(__name__)
 
 ERROR_WIDTH = 60
 COLUMNS = ("SOURCE", "STATE", "LAST SUCCESS", "NEXT DUE", "FAILS", "ARTICLES", "LAST ERROR")
@@ -131,6 +134,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     config = load(args.config)
     check_schedules(config)
+    for warning in config.warnings:
+        logger.warning("config %s: %s", config.path, warning)
     with pid_lock(pid_path(config, args.pid_file)):
         return run(config, DaemonOptions(http=args.http, stop_timeout_s=args.stop_timeout))
 

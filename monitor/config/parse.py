@@ -16,6 +16,7 @@ from typing import Any
 import tomli  # tomllib's compiled twin: parses a 1,000-source watch-list ~3x faster
 
 from monitor.config.child import call_in_child
+from monitor.config.lint import config_warnings
 from monitor.config.tables import TableReader, parse_duration
 from monitor.config.types import (
     DATE_SOURCES,
@@ -141,6 +142,7 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         webhooks=webhooks,
         check_delivery_timeout=top.duration("check_delivery_timeout", DEFAULT_CHECK_DELIVERY_TIMEOUT),
         read_workers=_read_workers(top),
+        warnings=config_warnings(data, sources, webhooks),
     )
 
 

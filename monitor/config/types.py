@@ -221,6 +221,8 @@ class Config:
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
     read_workers: int | None = None
     """Worker processes that read article pages; None means one per core (see monitor.pages.readers)."""
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    """Probable mistakes (monitor.config.lint): `validate` prints them, `run` logs them; none stops anything."""
     _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
