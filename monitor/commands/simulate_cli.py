@@ -29,7 +29,7 @@ __all__ = ["COMMANDS"]
 _MONITOR_SETTINGS = {"host_delay": "0s", "timeout": "5s"}
 # Short enough that a person trying the monitor sees every kind of event within seconds, not the hours a real
 # ministry's settings would take to confirm a removal.
-_SOURCE_SETTINGS = {"interval": "5s", "confirm_removal": 2, "confirm_removal_after": "2s"}
+_SOURCE_SETTINGS = {"interval": "10s", "confirm_removal": 2, "confirm_removal_after": "2s"}
 _COUNT_EVERY_S = 1.0
 
 
