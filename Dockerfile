@@ -24,7 +24,7 @@ RUN pip install --no-cache-dir --no-index --find-links=/wheels "ministry-monitor
     && rm -rf /wheels
 WORKDIR /app
 COPY config/sources.toml config/sources.toml
-# The shipped config keeps its database at `data/monitor.db`, relative to this working directory.
+# The shipped config keeps its database at `../data/monitor.db`, relative to its own folder: /app/data/monitor.db.
 RUN mkdir data && chown monitor:monitor data
 VOLUME ["/app/data"]
 USER monitor:monitor

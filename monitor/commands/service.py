@@ -22,7 +22,7 @@ from monitor.commands._common import Command, add_config_argument, fmt_time, loa
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.service import DEFAULT_STOP_TIMEOUT_S, DaemonOptions, check_schedules, parse_address, request_reload, run
-from storage import SourceState
+from storage import SourceState, sqlite_path
 
 __all__ = ["COMMANDS", "pid_lock", "pid_path", "running_pid", "status_rows"]
 
@@ -36,9 +36,8 @@ def pid_path(config: Config, explicit: str | None = None) -> Path:
     """Return the pid file: `explicit`, else beside the SQLite database, else beside the config file."""
     if explicit:
         return Path(explicit)
-    scheme, _, rest = config.database.partition(":")
-    database = rest[3:] if rest.startswith("///") else rest.lstrip("/")
-    if scheme == "sqlite" and database and database != ":memory:":
+    database = sqlite_path(config.database)
+    if database and database != ":memory:":
         return Path(database).with_suffix(".pid")
     return Path(config.path).with_suffix(".pid")
 

@@ -64,9 +64,11 @@ __all__ = [
     "ListingSelectors",
     "Secret",
     "Source",
+    "database_beside",
     "load_config",
     "parse_config",
     "parse_duration",
+    "relative_to_config",
 ]
 
 CHILD_PARSE_BYTES = 1024 * 1024
@@ -136,7 +138,7 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
     _check_unique([w.id for w in webhooks], path=path, what="webhook")
     return Config(
         path=path,
-        database=top.string("database", DEFAULT_DATABASE),
+        database=database_beside(top.string("database", DEFAULT_DATABASE), path),
         http=http,
         sources=sources,
         webhooks=webhooks,
@@ -144,6 +146,27 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         read_workers=_read_workers(top),
         warnings=config_warnings(data, sources, webhooks),
     )
+
+
+def relative_to_config(config_path: str, value: str) -> str:
+    """Return a path from the config, made absolute against the config file's folder (not the working directory).
+
+    A config that says `data/monitor.db` means the same file whether `monitor` runs from cron, systemd or a shell.
+    """
+    if value.startswith("~"):
+        value = str(Path(value).expanduser())
+    return os.path.normpath(Path(config_path).absolute().parent / value)  # an absolute `value` stays as it is
+
+
+def database_beside(url: str, config_path: str) -> str:
+    """Return the database URL with a relative SQLite path made absolute against the config file's folder."""
+    scheme, _, rest = url.partition(":")
+    if scheme != "sqlite":
+        return url
+    file = rest[3:] if rest.startswith("///") else rest.lstrip("/")
+    if file in ("", ":memory:") or file.startswith("/"):
+        return url
+    return "sqlite:///" + relative_to_config(config_path, file)
 
 
 def _read_workers(top: TableReader) -> int | None:
