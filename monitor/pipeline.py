@@ -266,7 +266,8 @@ class Pipeline:
                 )
                 report.count("source.failing")
             self._store.save_source_state(state)
-        logger.warning("source %s failed (%s): %s", source.id, outcome, reason)
+        # DEBUG: the caller reports the poll in one line (the daemon's poll line, `check`'s FAILED line).
+        logger.debug("source %s failed (%s): %s", source.id, outcome, reason)
 
     def _source_succeeded(
         self, source: Source, state: SourceState, page: Page, links: list[str] | None, report: SourceReport
