@@ -32,6 +32,7 @@ from monitor.config.types import (
     DEFAULT_HOST_DELAY,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_PAGES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MIN_LINKS_RATIO,
     DEFAULT_REMOVE,
@@ -230,7 +231,7 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
     source_id = reader.slug("id")
     reader.source_id = source_id
     listing = reader.table("listing", required=True)
-    listing.only({"links", "min_links_ratio"})
+    listing.only({"links", "min_links_ratio", "next", "pages", "max_pages"})
     article = reader.table("article", required=True)
     article.only(_ARTICLE_KEYS)
     interval = reader.duration("interval", DEFAULT_INTERVAL, positive=True)
@@ -238,12 +239,7 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         id=source_id,
         name=reader.string("name", source_id),
         url=reader.url("url"),
-        listing=reader.share(
-            ListingSelectors(
-                links=listing.string("links"),
-                min_links_ratio=listing.number("min_links_ratio", DEFAULT_MIN_LINKS_RATIO, maximum=1.0),
-            )
-        ),
+        listing=reader.share(_parse_listing(listing)),
         article=reader.share(_parse_article(article)),
         interval=interval,
         cron=reader.cron("cron"),
@@ -258,6 +254,19 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         robots=reader.boolean("robots", True),
         error_urls=reader.strings("error_urls", ()),
         proven_by=reader.strings("proven_by", ()),
+    )
+
+
+def _parse_listing(reader: TableReader) -> ListingSelectors:
+    pages = reader.optional_string("pages")
+    if pages is not None and "{n}" not in pages:
+        reader.fail("pages", f"{pages!r} has no {{n}} for the page number (e.g. 'default_{{n}}.shtml')")
+    return ListingSelectors(
+        links=reader.string("links"),
+        min_links_ratio=reader.number("min_links_ratio", DEFAULT_MIN_LINKS_RATIO, maximum=1.0),
+        next=reader.optional_string("next"),
+        pages=pages,
+        max_pages=reader.integer("max_pages", DEFAULT_MAX_PAGES, minimum=1),
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_HOST_DELAY",
     "DEFAULT_INTERVAL",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_MIN_LINKS_RATIO",
     "DEFAULT_REMOVE",
@@ -62,6 +63,7 @@ DEFAULT_CONFIRM_REMOVAL = 3
 DEFAULT_CONFIRM_REMOVAL_AFTER = timedelta(minutes=30)
 DEFAULT_FAILING_AFTER = 3
 DEFAULT_MIN_LINKS_RATIO = 0.2
+DEFAULT_MAX_PAGES = 5
 DEFAULT_WEBHOOK_TIMEOUT = timedelta(seconds=10)
 DEFAULT_DELIVERY_MAX_AGE = timedelta(hours=24)
 DEFAULT_CHECK_DELIVERY_TIMEOUT = timedelta(seconds=30)
@@ -126,10 +128,17 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class ListingSelectors:
-    """How to find article links on a listing page."""
+    """How to find article links on a listing page, and how to reach its older pages (backfill after downtime).
+
+    `pages` is a URL pattern relative to the listing with `{n}` for the page after the first (1, 2, ...);
+    else `next` is the CSS selector of the next-page link; else a `rel="next"` link is followed.
+    """
 
     links: str
     min_links_ratio: float = DEFAULT_MIN_LINKS_RATIO
+    next: str | None = None
+    pages: str | None = None
+    max_pages: int = DEFAULT_MAX_PAGES
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,11 @@ url = "https://hooks.example.org/ministry"
 secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 """
 
+LINKS = 'links = "div.newsLst_mod ul li a"'
 REFUSED = [
+    ("pages-without-n", LINKS, LINKS + '\npages = "default.shtml"', "source 'mfa-en-press': key 'listing.pages': "),
+    ("max-pages-zero", LINKS, LINKS + "\nmax_pages = 0", "source 'mfa-en-press': key 'listing.max_pages': must be"),
+    ("bad-next", LINKS, LINKS + '\nnext = "li..a"', "source 'mfa-en-press': key 'listing.next': bad CSS selector"),
     ("cron-minute", 'interval = "10m"', 'cron = "61 * * * *"', "source 'mfa-en-press': key 'cron': "),
     ("cron-day", 'interval = "10m"', 'cron = "0 9 32 * *"', "source 'mfa-en-press': key 'cron': "),
     ("cron-never", 'interval = "10m"', 'cron = "0 9 30 2 *"', "source 'mfa-en-press': key 'cron': "),
