@@ -24,14 +24,15 @@ RUN pip install --no-cache-dir --no-index --find-links=/wheels "ministry-monitor
     && rm -rf /wheels
 WORKDIR /app
 COPY config/sources.toml config/sources.toml
-# The shipped config keeps its database at `data/monitor.db`, relative to this working directory.
+# The shipped config keeps its database at `../data/monitor.db`, relative to its own folder: /app/data/monitor.db.
 RUN mkdir data && chown monitor:monitor data
 VOLUME ["/app/data"]
 USER monitor:monitor
 EXPOSE 8787
-# Inside the container the probe server must listen on all addresses to be reachable through a published port;
+# The health check asks /readyz (store reachable, scheduler and delivery running), not just /healthz (alive): a
+# daemon whose database is gone is unhealthy. Inside the container the probe server must listen on all addresses to be reachable through a published port;
 # publish it on the host's loopback only (`-p 127.0.0.1:8787:8787`). The stop bound stays under Docker's 10 s.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8787/healthz', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8787/readyz', timeout=4)"]
 STOPSIGNAL SIGTERM
 CMD ["monitor", "--log-format", "json", "run", "--config", "config/sources.toml", "--http", "0.0.0.0:8787", "--stop-timeout", "8"]

@@ -1,6 +1,7 @@
 """The `monitor` command line: parse arguments, run one command, print; errors become one line and an exit code.
 
-Exit codes: 0 ran; 1 could not run (store or network unusable); 2 bad config or usage.
+Exit codes: 0 ran (for `check`: every source was checked); 1 could not run (store or network unusable, or for
+`check` any source failed); 2 bad config or usage (an unknown option or value, an unknown source or webhook id).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from monitor.commands import COMMANDS, load_command
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, UsageError
 from monitor.logs import LOG_FORMATS, configure_logging
 from storage import StorageError
 
@@ -23,7 +24,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = _chosen_command(argv)
     for name, (_module, help_line) in COMMANDS.items():
-        child = sub.add_parser(name, help=help_line, description=help_line)
+        child = _top_level(sub.add_parser(name, help=help_line, description=help_line), argparse.SUPPRESS)
         if chosen is None or name == chosen:  # only the command that runs has its module imported
             command = load_command(name)
             command.arguments(child)
@@ -31,9 +32,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _top_level(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every fetch")
-    parser.add_argument("--log-format", choices=LOG_FORMATS, default="text", help="log lines as text or JSON")
+def _top_level(parser: argparse.ArgumentParser, default: object = None) -> argparse.ArgumentParser:
+    """Add the logging options; a command's own copy defaults to SUPPRESS so `monitor -v check` keeps working."""
+    verbose, log_format = (False, "text") if default is None else (default, default)
+    parser.add_argument("-v", "--verbose", action="store_true", default=verbose, help="log every fetch")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, default=log_format, help="log lines as text or JSON")
     return parser
 
 
@@ -51,12 +54,15 @@ def _chosen_command(argv: Sequence[str] | None) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 after a usage message, 0 after --help
+        return exc.code if isinstance(exc.code, int) else 2
     configure_logging(args.verbose, args.log_format)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 2
     except (MonitorError, StorageError) as exc:

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-__all__ = ["FieldDiff", "content_hash", "diff_fields", "diff_text", "normalise"]
+__all__ = ["FieldDiff", "changed_paragraphs", "content_hash", "diff_fields", "diff_text", "normalise"]
 
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _LINE_SPACE = re.compile(r"[^\S\n]+")
@@ -19,6 +19,7 @@ _Run = tuple[bool, str, str]
 _CJK = "\u2e80-\u2fff\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+|\s+")
 DIFF_FIELDS = ("title", "published", "text")
+_DIFF_MARK = re.compile(r"\[-|-\]|\{\+|\+\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +120,43 @@ def diff_fields(old: dict[str, str | None], new: dict[str, str | None]) -> dict[
         if change is not None:
             changes[name] = change
     return changes
+
+
+def changed_paragraphs(diff: str, context: int = 1) -> str:
+    """Return an inline diff cut to its changed paragraphs and `context` paragraphs around each.
+
+    Each run of left-out paragraphs becomes one line saying how many (a ministry transcript runs to a hundred
+    paragraphs; an edit touches one or two).
+    """
+    paragraphs = diff.split("\n\n")
+    changed = [i for i, flag in enumerate(_changed_flags(paragraphs)) if flag]
+    keep = {j for i in changed for j in range(i - context, i + context + 1)}
+    out: list[str] = []
+    skipped = 0
+    for i, paragraph in enumerate(paragraphs):
+        if i not in keep:
+            skipped += 1
+            continue
+        if skipped:
+            out.append(_skipped(skipped))
+        out.append(paragraph)
+        skipped = 0
+    if skipped:
+        out.append(_skipped(skipped))
+    return "\n\n".join(out)
+
+
+def _skipped(count: int) -> str:
+    return f"… {count} unchanged paragraph{'s' if count > 1 else ''} …"
+
+
+def _changed_flags(paragraphs: list[str]) -> list[bool]:
+    """Return, per paragraph, whether it holds a change (a mark, or the inside of a change opened before it)."""
+    flags = []
+    inside = False
+    for paragraph in paragraphs:
+        marks = _DIFF_MARK.findall(paragraph)
+        flags.append(inside or bool(marks))
+        if marks:
+            inside = marks[-1] in ("[-", "{+")
+    return flags

@@ -2,6 +2,7 @@
 
 MonitorError
 ├── ConfigError(path, source_id, key)         bad or unreadable config: the CLI exits 2
+├── UsageError                                 a bad command-line argument: the CLI exits 2
 ├── FetchError(source_id, url)                 a page could not be fetched
 │   ├── FetchTimeoutError
 │   ├── FetchStatusError(status)               non-2xx/304 answer (404, 5xx, 429 ...)
@@ -25,6 +26,7 @@ __all__ = [
     "FetchTooLargeError",
     "MonitorError",
     "RobotsDeniedError",
+    "UsageError",
 ]
 
 
@@ -45,6 +47,10 @@ class ConfigError(MonitorError):
         if key is not None:
             where.append(f"key {key!r}")
         super().__init__(f"{': '.join(where)}: {message}")
+
+
+class UsageError(MonitorError):
+    """A command-line argument is wrong (an unknown id, a bad time); the message names the option."""
 
 
 class FetchError(MonitorError):

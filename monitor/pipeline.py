@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -19,7 +19,14 @@ from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusEr
 from monitor.events import article_event, source_event
 from monitor.http import Fetcher, Page
 from monitor.lifecycle import Decision, decide
-from monitor.pages import Observation, PageReaders, extract_links, looks_like_challenge, normalise_url
+from monitor.pages import (
+    Observation,
+    PageReaders,
+    extract_links,
+    looks_like_challenge,
+    normalise_url,
+    older_links,
+)
 from storage import ArticleState, EventRecord, SourceState, Store
 
 __all__ = ["Pipeline", "SourceReport"]
@@ -69,12 +76,18 @@ class Pipeline:
         self._readers = PageReaders(0) if readers is None else readers
 
     async def check_source(
-        self, source: Source, *, revisit_all: bool = False, next_due: datetime | None = None
+        self,
+        source: Source,
+        *,
+        revisit_all: bool = False,
+        next_due: datetime | None = None,
+        backfill: int | None = None,
     ) -> SourceReport:
         """Check one source once and return what happened; source failures are recorded, not raised.
 
         `next_due` (the daemon's next poll of the source) is saved with the source's state, in its one write per
-        check; without it the stored value is kept.
+        check; without it the stored value is kept. `backfill` caps the listing pages read (default: the source's
+        `max_pages`, and 1 on its first check).
         """
         report = SourceReport(source.id)
         state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
@@ -89,17 +102,35 @@ class Pipeline:
         except (FetchError, ExtractError) as exc:
             self._source_failed(source, state, exc, report)
             return report
+        older = await self._older_pages(source, state, page, links, backfill)
         report.listing_status = page.status
         # Past this point the listing's body is not needed: drop it, so that thousands of sources waiting for
         # article fetch slots do not each hold a listing page in memory.
         page = replace(page, body=b"")
         now = self._clock()
-        known = self._known(source, links, revisit_all, now)
-        to_fetch = self._merge_listing(source, state, known, links, report)
+        listed = None if links is None else links + older
+        known = self._known(source, listed, revisit_all, now)
+        to_fetch = self._merge_listing(source, state, known, listed, report)
         to_fetch += self._due(source, known, set(to_fetch), revisit_all, now)
         await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
         self._source_succeeded(source, state, page, links, report)
         return report
+
+    async def _older_pages(
+        self, source: Source, state: SourceState, page: Page, links: list[str] | None, backfill: int | None
+    ) -> list[str]:
+        """Return the links of the listing's older pages that backfill reads (monitor.pages.pagination)."""
+        limit = backfill or (source.listing.max_pages if state.baseline_done else 1)
+        if links is None or limit <= 1:
+            return []
+
+        def fetch(url: str) -> Awaitable[Page]:
+            return self._fetcher.fetch(source, url, kind="listing")
+
+        def knows_any(urls: list[str]) -> bool:
+            return any(self._store.find_article(url) is not None for url in urls)
+
+        return await older_links(source, page, links, limit, fetch, knows_any)
 
     def _known(
         self, source: Source, links: list[str] | None, revisit_all: bool, now: datetime
@@ -266,7 +297,8 @@ class Pipeline:
                 )
                 report.count("source.failing")
             self._store.save_source_state(state)
-        logger.warning("source %s failed (%s): %s", source.id, outcome, reason)
+        # DEBUG: the caller reports the poll in one line (the daemon's poll line, `check`'s FAILED line).
+        logger.debug("source %s failed (%s): %s", source.id, outcome, reason)
 
     def _source_succeeded(
         self, source: Source, state: SourceState, page: Page, links: list[str] | None, report: SourceReport

@@ -6,6 +6,7 @@ This package imports nothing from `monitor`.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -24,40 +25,71 @@ __all__ = [
     "StorageUnavailableError",
     "Store",
     "VersionRecord",
+    "check_url",
     "compress_raw",
     "describe_url",
     "open_store",
+    "sqlite_path",
 ]
 
 
-def _open_sqlite(url: str) -> Store:
+def _open_sqlite(url: str, read_only: bool) -> Store:
     from storage.sqlite import open_sqlite
 
-    path = url.split(":", 1)[1]
-    path = path[3:] if path.startswith("///") else path.lstrip("/")
-    return open_sqlite(path or ":memory:")
+    return open_sqlite(sqlite_path(url) or ":memory:", read_only)
 
 
-def _open_postgres(url: str) -> Store:
+def _open_postgres(url: str, read_only: bool) -> Store:
+    _require_psycopg()
     from storage.postgres import open_postgres
 
-    return open_postgres(url)
+    return open_postgres(url)  # read_only: PostgreSQL has no file to leave uncreated; reads go as usual
 
 
-BACKENDS: dict[str, Callable[[str], Store]] = {
+def _require_psycopg() -> None:
+    try:
+        importlib.import_module("psycopg")
+    except ImportError as exc:
+        raise StorageUnavailableError(
+            "a postgresql:// database needs psycopg: install the postgres extra from the checkout, "
+            "pip install -e '.[postgres]'"
+        ) from exc
+
+
+BACKENDS: dict[str, Callable[[str, bool], Store]] = {
     "sqlite": _open_sqlite,
     "postgresql": _open_postgres,
     "postgres": _open_postgres,
 }
+DRIVER_CHECKS: dict[str, Callable[[], None]] = {"postgresql": _require_psycopg, "postgres": _require_psycopg}
+"""Per scheme, a check that the backend's driver is installed (without connecting)."""
 
 
-def open_store(url: str) -> Store:
-    """Open the store named by `url`; raise StorageUnavailableError for an unknown scheme or unreachable database."""
+def sqlite_path(url: str) -> str | None:
+    """Return the file path of a `sqlite:` URL (None for another scheme; "" for an in-memory database)."""
+    scheme, _, rest = url.partition(":")
+    if scheme != "sqlite":
+        return None
+    return rest[3:] if rest.startswith("///") else rest.lstrip("/")
+
+
+def check_url(url: str) -> None:
+    """Raise StorageUnavailableError if `url`'s scheme is unknown or its driver is not installed; never connects."""
     scheme = urlsplit(url).scheme
-    opener = BACKENDS.get(scheme)
-    if opener is None:
+    if scheme not in BACKENDS:
         raise StorageUnavailableError(f"unknown database URL scheme {scheme!r}; use sqlite:/// or postgresql://")
-    return opener(url)
+    check = DRIVER_CHECKS.get(scheme)
+    if check is not None:
+        check()
+
+
+def open_store(url: str, *, read_only: bool = False) -> Store:
+    """Open the store named by `url`; raise StorageUnavailableError for an unknown scheme or unreachable database.
+
+    `read_only` (the read-only commands): a SQLite file is opened for reading and never created.
+    """
+    check_url(url)
+    return BACKENDS[urlsplit(url).scheme](url, read_only)
 
 
 def describe_url(url: str) -> str:

@@ -159,6 +159,9 @@ class Store(Protocol):
     def find_article(self, url: str) -> ArticleState | None:
         """Return the article with this URL in any source, or None."""
 
+    def find_articles_by_doc_id(self, doc_id: str) -> list[ArticleState]:
+        """Return the articles (of any source) whose document id is `doc_id`, oldest first."""
+
     def save_article(self, article: ArticleState) -> int:
         """Insert or update an article; return its id."""
 

@@ -211,6 +211,11 @@ class SqlStore:
         rows = self._rows(f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM articles WHERE url = ? ORDER BY id", (url,))
         return _record(ArticleState, _ARTICLE_COLUMNS, rows[0]) if rows else None
 
+    def find_articles_by_doc_id(self, doc_id: str) -> list[ArticleState]:
+        """Return the articles (of any source) whose document id is `doc_id`, oldest first."""
+        query = f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM articles WHERE doc_id = ? ORDER BY id"
+        return [_record(ArticleState, _ARTICLE_COLUMNS, row) for row in self._rows(query, (doc_id,))]
+
     def save_article(self, article: ArticleState) -> int:
         """Insert or update an article; return its id."""
         columns = _ARTICLE_COLUMNS[1:]

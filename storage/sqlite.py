@@ -44,8 +44,14 @@ def schema_script(blob: str, serial: str) -> str:
     return text.replace("{blob}", blob).replace("{serial}", serial)
 
 
-def open_sqlite(path: str) -> SqliteStore:
-    """Open (creating if needed) the SQLite database at `path`; raise StorageUnavailableError if it cannot."""
+def open_sqlite(path: str, read_only: bool = False) -> SqliteStore:
+    """Open (creating if needed) the SQLite database at `path`; raise StorageUnavailableError if it cannot.
+
+    `read_only` opens an existing database for reading only: it never creates the file or its folder, and any write
+    fails; a missing file raises StorageUnavailableError.
+    """
+    if read_only:
+        return _open_read_only(path)
     if path != ":memory:":
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +69,27 @@ def open_sqlite(path: str) -> SqliteStore:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.executescript(schema_script("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"))
         _check_version(conn)
+    return store
+
+
+def _open_read_only(path: str) -> SqliteStore:
+    if path == ":memory:" or not Path(path).is_file():
+        raise StorageUnavailableError(
+            f"no database at {path} yet: nothing has been checked (run `monitor check` or `monitor run` first)"
+        )
+    try:
+        conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
+    except sqlite3.Error as exc:
+        raise StorageUnavailableError(f"cannot open {path}: {exc}") from exc
+    store = SqliteStore(conn)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.Error as exc:
+        conn.close()
+        raise SchemaError(f"{path} is not a ministry-monitor database ({exc})") from exc
+    if row is None or row[0] != SCHEMA_VERSION:
+        conn.close()
+        raise SchemaError(f"database schema version {row and row[0]} is not {SCHEMA_VERSION}; upgrade ministry-monitor")
     return store
 
 

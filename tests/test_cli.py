@@ -144,7 +144,7 @@ def test_listing_with_no_links_is_a_source_failure_not_no_news(
 
     code, out, _ = run_cli("check", "--config", str(config), "--source", "mfa-en-press")
 
-    assert code == 0
+    assert code == 1, "a source that could not be checked is an outage cron and CI must see"
     assert out.startswith("mfa-en-press: FAILED (layout): ")
     assert "matched no article link" in out
     assert _export(run_cli, config) == []
@@ -155,7 +155,7 @@ def test_dead_host_is_reported_and_the_command_still_runs(tmp_path: Path, run_cl
 
     code, out, _ = run_cli("check", "--config", str(config), "--source", "mfa-en-press")
 
-    assert code == 0
+    assert code == 1, "the command runs, reports the failure, and exits 1"
     assert out.startswith("mfa-en-press: FAILED (error): ConnectError")
 
 
@@ -236,7 +236,7 @@ def test_check_shows_a_progress_bar_on_a_terminal_and_plain_lines_when_piped(
             break
         chunks.append(chunk)
     os.close(main_fd)
-    assert process.wait(timeout=60) == 0
+    assert process.wait(timeout=60) == 1, "three shipped sources have no saved listing (404): check exits 1"
     screen = b"".join(chunks).decode("utf-8", "replace")
 
     assert "checking" in screen and "/7" in screen, "a progress bar over the 7 shipped sources"
@@ -244,3 +244,4 @@ def test_check_shows_a_progress_bar_on_a_terminal_and_plain_lines_when_piped(
     piped = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "checking" not in piped.stdout
     assert len(piped.stdout.splitlines()) == 7
+    assert piped.returncode == 1 and piped.stdout.count(": FAILED (error): HTTP 404") == 3

@@ -288,3 +288,17 @@ def test_postgresql_reconnects_after_losing_its_connection(pg_url: str) -> None:
     assert state is not None and state.name == "n"
     assert store.ping()
     store.close()
+
+
+def test_articles_are_found_by_document_id_in_every_source(store: Store) -> None:
+    first = store.save_article(_article("https://example.org/en/t1.shtml", doc_id="t1"))
+    second = store.save_article(ArticleState("other", "https://example.org/zh/t1.shtml", first_seen=T0, doc_id="t1"))
+    store.save_article(_article("https://example.org/t2.shtml", doc_id="t2"))
+
+    found = store.find_articles_by_doc_id("t1")
+
+    assert [(a.id, a.source_id, a.url) for a in found] == [
+        (first, "src", "https://example.org/en/t1.shtml"),
+        (second, "other", "https://example.org/zh/t1.shtml"),
+    ]
+    assert store.find_articles_by_doc_id("t9") == []

@@ -13,7 +13,7 @@ from monitor.commands._common import Command
 __all__ = ["COMMANDS", "Command", "load_command"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("check", "check a config file and exit (2 on any mistake)"),
+    "validate": ("validate_cli", "check a config file: exit 2 on anything `run` or `check` would refuse"),
     "check": ("check", "poll sources once, store what is new, deliver pending webhooks"),
     "export": ("views", "write every article's latest version as JSON lines or CSV"),
     "events": ("views", "write stored events as JSON lines, oldest first"),

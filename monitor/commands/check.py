@@ -1,4 +1,4 @@
-"""`monitor validate` and `monitor check`: read the config; poll sources once and deliver what is pending."""
+"""`monitor check`: poll sources once and deliver what is pending."""
 
 from __future__ import annotations
 
@@ -12,23 +12,32 @@ from monitor.commands._common import Command, add_config_argument, load
 from monitor.config import Config, Source
 from monitor.pipeline import SourceReport
 
-__all__ = ["COMMANDS"]
+__all__ = ["COMMANDS", "FAILED_OUTCOMES"]
 
-
-def _validate_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_argument(parser)
-
-
-def _validate(args: argparse.Namespace) -> int:
-    config = load(args.config)
-    print(f"{config.path}: OK, {len(config.sources)} sources, {len(config.webhooks)} webhooks")
-    return 0
+MAX_BACKFILL_PAGES = 100
+"""`check --backfill` reads at most this many pages of one listing (fmprc keeps ~15 items a page)."""
+FAILED_OUTCOMES = frozenset({"error", "blocked", "layout"})
+"""A source whose check ended so was not checked: `monitor check` exits 1, so that cron and CI see the outage."""
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--source", action="append", metavar="ID", help="check only this source (repeatable)")
+    parser.epilog = "exit status: 0 every source was checked, 1 a source failed, 2 a usage or config error"
     parser.add_argument("--revisit", action="store_true", help="re-fetch every known article within the horizon now")
+    parser.add_argument(
+        "--backfill",
+        type=_pages,
+        metavar="N",
+        help="read up to N listing pages while they hold no known article, also on a source's first check "
+        "(default: the source's max_pages, and only page one on a first check)",
+    )
+
+
+def _pages(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_BACKFILL_PAGES:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of pages from 1 to {MAX_BACKFILL_PAGES}")
+    return int(text)
 
 
 async def check_once(
@@ -36,13 +45,14 @@ async def check_once(
     source_ids: list[str] | None,
     revisit: bool,
     on_done: Callable[[SourceReport], None] | None = None,
+    backfill: int | None = None,
 ) -> list[SourceReport]:
     """Poll the chosen sources once (calling `on_done` as each finishes), then deliver pending webhooks in bound."""
     sources = [config.source(sid) for sid in source_ids] if source_ids else list(config.sources)
     async with open_app(config) as app:
 
         async def check(source: Source) -> SourceReport:
-            report = await app.pipeline.check_source(source, revisit_all=revisit)
+            report = await app.pipeline.check_source(source, revisit_all=revisit, backfill=backfill)
             if on_done is not None:
                 on_done(report)
             return report
@@ -59,7 +69,7 @@ async def check_once(
 
 def describe(report: SourceReport) -> str:
     """Return one line saying what a check of one source found."""
-    if report.outcome in ("error", "blocked", "layout"):
+    if report.outcome in FAILED_OUTCOMES:
         return f"{report.source_id}: FAILED ({report.outcome}): {report.error}"
     events = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
     listing = "unchanged" if report.listing_status == 304 else f"{report.links} links"
@@ -75,10 +85,10 @@ def _check(args: argparse.Namespace) -> int:
     if sys.stdout.isatty() and count > 1:
         reports = _check_with_progress(config, args, count)
     else:
-        reports = asyncio.run(check_once(config, args.source, args.revisit))
+        reports = asyncio.run(check_once(config, args.source, args.revisit, backfill=args.backfill))
     for report in reports:
         print(describe(report), file=sys.stdout)
-    return 0
+    return 1 if any(report.outcome in FAILED_OUTCOMES for report in reports) else 0
 
 
 def _check_with_progress(config: Config, args: argparse.Namespace, count: int) -> list[SourceReport]:
@@ -92,10 +102,9 @@ def _check_with_progress(config: Config, args: argparse.Namespace, count: int) -
         def advance(report: SourceReport) -> None:
             progress.update(task, advance=1, description=report.source_id)
 
-        return asyncio.run(check_once(config, args.source, args.revisit, advance))
+        return asyncio.run(check_once(config, args.source, args.revisit, advance, args.backfill))
 
 
 COMMANDS = {
-    "validate": Command(_validate_arguments, _validate),
     "check": Command(_check_arguments, _check),
 }

@@ -15,7 +15,12 @@ _COLOURS = {"[-": "\x1b[31;9m", "-]": "\x1b[0m", "{+": "\x1b[32;1m", "+}": "\x1b
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, help="folder for the demo's database and config (default: a new temp dir)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        help="folder for the demo's database and config, created if missing; an earlier demo's database there is "
+        "replaced (default: a new temp dir)",
+    )
 
 
 def _diff(text: str, colour: bool) -> str:

@@ -9,7 +9,15 @@ from collections import Counter
 from dataclasses import dataclass
 
 from monitor.app import open_app
-from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store, write_records
+from monitor.commands._common import (
+    Command,
+    add_config_argument,
+    check_webhook_id,
+    fmt_time,
+    load,
+    opened_store,
+    write_records,
+)
 from monitor.config import Config, Endpoint
 from monitor.delivery import Attempt, Outbox, send
 from monitor.events import test_event
@@ -44,7 +52,9 @@ def _deliveries_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _deliveries(args: argparse.Namespace) -> int:
-    with opened_store(load(args.config)) as store:
+    config = load(args.config, secrets=False)
+    with opened_store(config) as store:
+        check_webhook_id(config, store, args.webhook)
         records = store.deliveries(state=args.state, webhook_id=args.webhook)
     if args.json:
         write_records([_as_dict(record) for record in records], "jsonl", DELIVERY_FIELDS)

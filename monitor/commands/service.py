@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,9 +32,11 @@ from monitor.service import (
     request_reload,
     run,
 )
-from storage import SourceState, describe_url
+from storage import SourceState, describe_url, open_store, sqlite_path
 
 __all__ = ["COMMANDS", "fleet_workers", "pid_lock", "pid_path", "running_pid", "status_rows"]
+
+logger = logging.getLogger(__name__)
 
 ERROR_WIDTH = 60
 COLUMNS = ("SOURCE", "STATE", "LAST SUCCESS", "NEXT DUE", "FAILS", "ARTICLES", "LAST ERROR")
@@ -43,9 +46,8 @@ def pid_path(config: Config, explicit: str | None = None) -> Path:
     """Return the pid file: `explicit`, else beside the SQLite database, else beside the config file."""
     if explicit:
         return Path(explicit)
-    scheme, _, rest = config.database.partition(":")
-    database = rest[3:] if rest.startswith("///") else rest.lstrip("/")
-    if scheme == "sqlite" and database and database != ":memory:":
+    database = sqlite_path(config.database)
+    if database and database != ":memory:":
         return Path(database).with_suffix(".pid")
     return Path(config.path).with_suffix(".pid")
 
@@ -149,6 +151,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     config = load(args.config)
     check_schedules(config)
+    for warning in config.warnings:
+        logger.warning("config %s: %s", config.path, warning)
     options = DaemonOptions(http=args.http, stop_timeout_s=args.stop_timeout, fleet_heartbeat_s=args.heartbeat)
     if is_fleet(config.database):
         return run(config, options)  # a fleet member: as many as you like, on one database
@@ -245,7 +249,7 @@ def fleet_workers(config: Config) -> list[dict[str, Any]] | None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    config = load(args.config)
+    config = load(args.config, secrets=False)
     rows = status_rows(config)
     workers = fleet_workers(config)
     pid = running_pid(pid_path(config, args.pid_file)) if workers is None else None
@@ -306,9 +310,8 @@ def _clip(text: str) -> str:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    config = load(args.config)
-    with opened_store(config):
-        pass  # opening a store creates or checks its schema
+    config = load(args.config, secrets=False)
+    open_store(config.database).close()  # opening a store for writing creates or checks its schema
     if is_fleet(config.database):
         from monitor.service.fleet import migrate
 

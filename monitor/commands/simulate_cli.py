@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 from monitor.commands._common import Command
-from monitor.config import parse_duration
+from monitor.config import load_config, parse_duration
+from monitor.errors import ConfigError
 from monitor.sim import MFA_EN_PRESS, Change, Newsroom, SimServer, SimSite, packaged_pages, write_sources_config
 
 __all__ = ["COMMANDS"]
@@ -29,7 +31,7 @@ __all__ = ["COMMANDS"]
 _MONITOR_SETTINGS = {"host_delay": "0s", "timeout": "5s"}
 # Short enough that a person trying the monitor sees every kind of event within seconds, not the hours a real
 # ministry's settings would take to confirm a removal.
-_SOURCE_SETTINGS = {"interval": "5s", "confirm_removal": 2, "confirm_removal_after": "2s"}
+_SOURCE_SETTINGS = {"interval": "10s", "confirm_removal": 2, "confirm_removal_after": "2s"}
 _COUNT_EVERY_S = 1.0
 
 
@@ -46,6 +48,16 @@ class _Options:
     config: Path
     every: dict[str, float]  # step kind -> seconds between steps (0 = never)
     seed: int | None
+    force: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Earlier:
+    """What the config an earlier run wrote says: its site's host and port, and how many listings it watches."""
+
+    host: str
+    port: int
+    sources: int
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +71,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     add("--edit-every", default="1m", metavar="DUR", help="an article's text is silently edited this often (0 = never)")
     add("--delete-every", default="2m", metavar="DUR", help="an article is deleted (404) this often (0 = never)")
     add("--seed", default=None, metavar="N", help="random seed, for a repeatable sequence of changes")
+    add("--force", action="store_true", help="overwrite an existing --config-out (default: reuse it, same port)")
 
 
 def _integer(name: str, text: str, low: int, high: int) -> int:
@@ -95,7 +108,47 @@ def _options(args: argparse.Namespace) -> _Options:
         config=Path(args.config_out).absolute(),
         every=every,
         seed=None if args.seed is None else _integer("seed", args.seed, -(2**63), 2**63 - 1),
+        force=args.force,
     )
+
+
+def _earlier(config: Path) -> _Earlier | None:
+    """Return what an existing `config` says about its site (None: no such file); raise _UsageError if unusable."""
+    if not config.exists():
+        return None
+    refuse = (
+        f"{config} exists and is not a config this command wrote; --force overwrites it, --config-out writes another"
+    )
+    try:
+        sources = load_config(config, secrets=False).sources
+    except ConfigError:
+        raise _UsageError(refuse) from None
+    origins = {urlsplit(source.url).netloc for source in sources}
+    if len(origins) != 1:
+        raise _UsageError(refuse)
+    parts = urlsplit(sources[0].url)
+    if parts.hostname is None or parts.port is None:
+        raise _UsageError(refuse)
+    return _Earlier(parts.hostname, parts.port, len(sources))
+
+
+def _port(options: _Options, earlier: _Earlier | None) -> int:
+    """Return the port to listen on: the earlier run's (so its articles keep their URLs), unless told otherwise.
+
+    Without --force an existing config is kept as it is, so the site must match it; raise _UsageError if not.
+    """
+    if earlier is None:
+        return options.port
+    if options.force:
+        return options.port or earlier.port
+    host = "127.0.0.1" if options.bind == "0.0.0.0" else options.bind
+    if options.port not in (0, earlier.port) or host != earlier.host or options.sources != earlier.sources:
+        raise _UsageError(
+            f"{options.config} was written for {earlier.sources} listings at http://{earlier.host}:{earlier.port}/; "
+            "run with the same --sources, --bind and --port to reuse it, --force to overwrite it, "
+            "or --config-out to write another"
+        )
+    return earlier.port
 
 
 def _write_config(options: _Options, base: str, newsroom: Newsroom) -> Path:
@@ -177,12 +230,14 @@ def _summary(statuses: Counter[int]) -> str:
     )
 
 
-def _introduce(options: _Options, base: str, config: Path, newsroom: Newsroom) -> None:
+def _introduce(options: _Options, base: str, config: Path, newsroom: Newsroom, kept: bool) -> None:
     _say(f"simulated ministry site: {base}/ ({options.sources} listings x {options.articles} articles)")
     _say(f"  first listing: {base}{newsroom.listing_paths()[0]}")
     if options.bind == "0.0.0.0":
         _say("  listening on every network interface (--bind 0.0.0.0): anyone who can reach this machine can read it")
     _say(f"config: {config}")
+    if kept:
+        _say("  (kept as an earlier run wrote it, with the same site and port; --force writes a new one)")
     _say(f"  database: {config.with_suffix('.db')}")
     if config.with_suffix(".db").exists():
         _say("  (that database exists from an earlier run; delete it for a fresh start)")
@@ -195,28 +250,39 @@ def _introduce(options: _Options, base: str, config: Path, newsroom: Newsroom) -
 def _run(args: argparse.Namespace) -> int:
     try:
         options = _options(args)
+        earlier = _earlier(options.config)
+        port = _port(options, earlier)
     except _UsageError as exc:
         print(f"monitor simulate: {exc}", file=sys.stderr)
         return 2
     site = SimSite()
     newsroom = Newsroom(site, options.sources, options.articles, random.Random(options.seed), packaged_pages())
-    server = SimServer(site, [options.bind], options.port, public=True)
-    try:
-        server.start()
-    except OSError as exc:
-        print(f"monitor simulate: cannot listen on {options.bind}:{options.port}: {exc.strerror}", file=sys.stderr)
+    server = _listen(site, options, port, fallback=options.force and port != options.port)
+    if server is None:
         return 1
     try:
         host = "127.0.0.1" if options.bind == "0.0.0.0" else options.bind
         base = f"http://{host}:{server.port}"
-        config = _write_config(options, base, newsroom)
-        _introduce(options, base, config, newsroom)
-        with _stop_on_signals() as stop:
+        with _stop_on_signals() as stop:  # before the lines that tell a caller it may start (and stop) us
+            kept = earlier is not None and not options.force
+            config = options.config if kept else _write_config(options, base, newsroom)
+            _introduce(options, base, config, newsroom, kept)
             statuses = _play(newsroom, options.every, base, stop)
     finally:
         server.stop()
     _say(_summary(statuses))
     return 0
+
+
+def _listen(site: SimSite, options: _Options, port: int, fallback: bool) -> SimServer | None:
+    """Start serving on `port` (on any free port if `fallback` and it is taken); None after saying why not."""
+    try:
+        return SimServer(site, [options.bind], port, public=True).start()
+    except OSError as exc:
+        if fallback:
+            return _listen(site, options, 0, fallback=False)
+        print(f"monitor simulate: cannot listen on {options.bind}:{port}: {exc.strerror}", file=sys.stderr)
+        return None
 
 
 COMMANDS = {"simulate": Command(_arguments, _run)}

@@ -8,16 +8,17 @@ import sys
 from monitor.commands._common import (
     Command,
     add_config_argument,
+    check_source_ids,
     fmt_time,
+    iso_time,
     load,
     opened_store,
-    parse_since,
     use_colour,
     write_records,
 )
 from monitor.config import EVENT_TYPES
-from monitor.content import DIFF_FIELDS, FieldDiff, diff_text
-from monitor.errors import ConfigError
+from monitor.content import DIFF_FIELDS, FieldDiff, changed_paragraphs, diff_text
+from monitor.errors import ConfigError, UsageError
 from monitor.pages import normalise_url
 from storage import ArticleState, Store, VersionRecord
 
@@ -44,7 +45,9 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with opened_store(load(args.config)) as store:
+    config = load(args.config, secrets=False)
+    with opened_store(config) as store:
+        check_source_ids(config, store, [args.source] if args.source else None)
         rows = [
             {
                 "source": article.source_id,
@@ -67,16 +70,17 @@ def _export(args: argparse.Namespace) -> int:
 def _events_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--format", choices=["jsonl"], default="jsonl")
-    parser.add_argument("--since", metavar="ISO", help="only events at or after this time")
+    parser.add_argument("--since", type=iso_time, metavar="ISO", help="only events at or after this time")
     parser.add_argument("--type", choices=sorted(EVENT_TYPES), help="only events of this type")
     parser.add_argument("--source", metavar="ID", help="only events of this source")
 
 
 def _events(args: argparse.Namespace) -> int:
-    since = parse_since(args.since)
-    with opened_store(load(args.config)) as store:
+    config = load(args.config, secrets=False)
+    with opened_store(config) as store:
+        check_source_ids(config, store, [args.source] if args.source else None)
         out = sys.stdout.buffer
-        for event in store.events(since=since, type=args.type, source_id=args.source):
+        for event in store.events(since=args.since, type=args.type, source_id=args.source):
             out.write(event.body + b"\n")
         out.flush()
     return 0
@@ -84,14 +88,22 @@ def _events(args: argparse.Namespace) -> int:
 
 def _article_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument("url", help="the article's URL")
+    parser.add_argument("url", metavar="URL|DOC_ID", help="the article's URL, or its document id (e.g. t1793427)")
 
 
-def _find(store: Store, url: str, config_path: str) -> ArticleState:
-    article = store.find_article(normalise_url(url))
-    if article is None or article.id is None:
-        raise ConfigError(f"no stored article at {url}", path=config_path, key="url")
-    return article
+def _find(store: Store, wanted: str) -> ArticleState:
+    """Return the stored article at this URL, or with this document id; raise UsageError if none or several."""
+    if "://" in wanted:
+        article = store.find_article(normalise_url(wanted))
+        found = [article] if article is not None else []
+    else:
+        found = store.find_articles_by_doc_id(wanted)
+    if not found or found[0].id is None:
+        raise UsageError(f"no stored article {'at' if '://' in wanted else 'with document id'} {wanted}")
+    if len(found) > 1:
+        urls = ", ".join(article.url for article in found)
+        raise UsageError(f"document id {wanted} names {len(found)} articles ({urls}): give the URL")
+    return found[0]
 
 
 def _summary(before: VersionRecord | None, after: VersionRecord) -> str:
@@ -112,8 +124,8 @@ def _words(runs: tuple[str, ...]) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    with opened_store(load(args.config)) as store:
-        article = _find(store, args.url, args.config)
+    with opened_store(load(args.config, secrets=False)) as store:
+        article = _find(store, args.url)
         versions = store.versions(article.id or 0)
     print(f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}")
     previous: VersionRecord | None = None
@@ -127,22 +139,23 @@ def _diff_arguments(parser: argparse.ArgumentParser) -> None:
     _article_arguments(parser)
     parser.add_argument("--from", dest="from_version", type=int, metavar="N", help="older version (default: to-1)")
     parser.add_argument("--to", dest="to_version", type=int, metavar="M", help="newer version (default: latest)")
+    parser.add_argument(
+        "--full", action="store_true", help="show every paragraph (default: the changed ones and one either side)"
+    )
 
 
-def _render(change: FieldDiff, colour: bool) -> str:
+def _render(change: FieldDiff, colour: bool, full: bool) -> str:
+    text = change.diff if full else changed_paragraphs(change.diff, context=1)
     if not colour:
-        return change.diff
+        return text
     return (
-        change.diff.replace("[-", "\x1b[31;9m")
-        .replace("-]", "\x1b[0m")
-        .replace("{+", "\x1b[32;1m")
-        .replace("+}", "\x1b[0m")
+        text.replace("[-", "\x1b[31;9m").replace("-]", "\x1b[0m").replace("{+", "\x1b[32;1m").replace("+}", "\x1b[0m")
     )
 
 
 def _diff(args: argparse.Namespace) -> int:
-    with opened_store(load(args.config)) as store:
-        article = _find(store, args.url, args.config)
+    with opened_store(load(args.config, secrets=False)) as store:
+        article = _find(store, args.url)
         newer = args.to_version or article.version
         older = args.from_version or max(1, newer - 1)
         before, after = store.version(article.id or 0, older), store.version(article.id or 0, newer)
@@ -154,7 +167,7 @@ def _diff(args: argparse.Namespace) -> int:
         change = diff_text(getattr(before, name), getattr(after, name))
         if change is not None:
             print(f"--- {name}")
-            print(_render(change, colour))
+            print(_render(change, colour, args.full))
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.config.child import call_in_child
-from monitor.config.parse import load_config, parse_config
+from monitor.config.parse import database_beside, load_config, parse_config, relative_to_config
 from monitor.config.tables import Interner, TableReader, parse_duration
 from monitor.config.types import (
     DATE_SOURCES,
@@ -19,6 +19,7 @@ from monitor.config.types import (
     DEFAULT_HOST_DELAY,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_PAGES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MIN_LINKS_RATIO,
     DEFAULT_REMOVE,
@@ -55,6 +56,7 @@ __all__ = [
     "DEFAULT_HOST_DELAY",
     "DEFAULT_INTERVAL",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_MIN_LINKS_RATIO",
     "DEFAULT_REMOVE",
@@ -74,7 +76,9 @@ __all__ = [
     "TableReader",
     "WEBHOOK_FORMATS",
     "call_in_child",
+    "database_beside",
     "load_config",
     "parse_config",
     "parse_duration",
+    "relative_to_config",
 ]

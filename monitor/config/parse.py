@@ -16,6 +16,7 @@ from typing import Any
 import tomli  # tomllib's compiled twin: parses a 1,000-source watch-list ~3x faster
 
 from monitor.config.child import call_in_child
+from monitor.config.lint import config_warnings
 from monitor.config.tables import TableReader, parse_duration
 from monitor.config.types import (
     DATE_SOURCES,
@@ -31,6 +32,7 @@ from monitor.config.types import (
     DEFAULT_HOST_DELAY,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_PAGES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MIN_LINKS_RATIO,
     DEFAULT_REMOVE,
@@ -63,27 +65,33 @@ __all__ = [
     "ListingSelectors",
     "Secret",
     "Source",
+    "database_beside",
     "load_config",
     "parse_config",
     "parse_duration",
+    "relative_to_config",
 ]
 
 CHILD_PARSE_BYTES = 1024 * 1024
 """A config file this large (~2,000 sources) is parsed in a child process: its peak memory dies with the child."""
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None, *, secrets: bool = True
+) -> Config:
     """Read and parse a config file; raise ConfigError naming the file, source and key on any mistake.
 
-    A file of CHILD_PARSE_BYTES or more is parsed in a child process, which hands back only the typed Config.
+    `secrets=False` (read-only commands, which send nothing) accepts a `${VAR}` that is not set: the secret is
+    `Secret.unset` and raises only if revealed. A file of CHILD_PARSE_BYTES or more is parsed in a child process,
+    which hands back only the typed Config.
     """
     name = str(path)
     environ = os.environ if environ is None else environ
     if _file_size(path) >= CHILD_PARSE_BYTES:
         # The TOML document as Python objects is ~6x the file (10,000 sources: 5 MB of text, 31 MB of objects), and
         # memory freed here stays mapped (fragmented); the child takes that peak with it when it exits.
-        return call_in_child(_load, name, dict(environ), path=name)
-    return _load(name, environ)
+        return call_in_child(_load, name, dict(environ), secrets, path=name)
+    return _load(name, environ, secrets)
 
 
 def _file_size(path: str | os.PathLike[str]) -> int:
@@ -93,7 +101,7 @@ def _file_size(path: str | os.PathLike[str]) -> int:
         return 0  # _load reports it
 
 
-def _load(name: str, environ: Mapping[str, str]) -> Config:
+def _load(name: str, environ: Mapping[str, str], secrets: bool = True) -> Config:
     try:
         raw = Path(name).read_bytes()
     except OSError as exc:
@@ -105,11 +113,11 @@ def _load(name: str, environ: Mapping[str, str]) -> Config:
         del text
     except (UnicodeDecodeError, tomli.TOMLDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=name) from exc
-    return parse_config(data, path=name, environ=environ)
+    return parse_config(data, path=name, environ=environ, secrets=secrets)
 
 
-def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, str]) -> Config:
-    """Turn a decoded TOML document into a Config."""
+def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, str], secrets: bool = True) -> Config:
+    """Turn a decoded TOML document into a Config (`secrets`: see load_config)."""
     reader = TableReader(data, path=path, source_id=None, prefix="")
     reader.only({"monitor", "sources", "webhooks"})
     top = reader.table("monitor")
@@ -127,17 +135,39 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
     )
     sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
-    webhooks = tuple(_parse_endpoint(item, environ) for item in reader.tables("webhooks"))
+    webhooks = tuple(_parse_endpoint(item, environ, secrets) for item in reader.tables("webhooks"))
     _check_unique([w.id for w in webhooks], path=path, what="webhook")
     return Config(
         path=path,
-        database=top.string("database", DEFAULT_DATABASE),
+        database=database_beside(top.string("database", DEFAULT_DATABASE), path),
         http=http,
         sources=sources,
         webhooks=webhooks,
         check_delivery_timeout=top.duration("check_delivery_timeout", DEFAULT_CHECK_DELIVERY_TIMEOUT),
         read_workers=_read_workers(top),
+        warnings=config_warnings(data, sources, webhooks),
     )
+
+
+def relative_to_config(config_path: str, value: str) -> str:
+    """Return a path from the config, made absolute against the config file's folder (not the working directory).
+
+    A config that says `data/monitor.db` means the same file whether `monitor` runs from cron, systemd or a shell.
+    """
+    if value.startswith("~"):
+        value = str(Path(value).expanduser())
+    return os.path.normpath(Path(config_path).absolute().parent / value)  # an absolute `value` stays as it is
+
+
+def database_beside(url: str, config_path: str) -> str:
+    """Return the database URL with a relative SQLite path made absolute against the config file's folder."""
+    scheme, _, rest = url.partition(":")
+    if scheme != "sqlite":
+        return url
+    file = rest[3:] if rest.startswith("///") else rest.lstrip("/")
+    if file in ("", ":memory:") or file.startswith("/"):
+        return url
+    return "sqlite:///" + relative_to_config(config_path, file)
 
 
 def _read_workers(top: TableReader) -> int | None:
@@ -201,7 +231,7 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
     source_id = reader.slug("id")
     reader.source_id = source_id
     listing = reader.table("listing", required=True)
-    listing.only({"links", "min_links_ratio"})
+    listing.only({"links", "min_links_ratio", "next", "pages", "max_pages"})
     article = reader.table("article", required=True)
     article.only(_ARTICLE_KEYS)
     interval = reader.duration("interval", DEFAULT_INTERVAL, positive=True)
@@ -209,12 +239,7 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         id=source_id,
         name=reader.string("name", source_id),
         url=reader.url("url"),
-        listing=reader.share(
-            ListingSelectors(
-                links=listing.string("links"),
-                min_links_ratio=listing.number("min_links_ratio", DEFAULT_MIN_LINKS_RATIO, maximum=1.0),
-            )
-        ),
+        listing=reader.share(_parse_listing(listing)),
         article=reader.share(_parse_article(article)),
         interval=interval,
         cron=reader.cron("cron"),
@@ -229,6 +254,19 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         robots=reader.boolean("robots", True),
         error_urls=reader.strings("error_urls", ()),
         proven_by=reader.strings("proven_by", ()),
+    )
+
+
+def _parse_listing(reader: TableReader) -> ListingSelectors:
+    pages = reader.optional_string("pages")
+    if pages is not None and "{n}" not in pages:
+        reader.fail("pages", f"{pages!r} has no {{n}} for the page number (e.g. 'default_{{n}}.shtml')")
+    return ListingSelectors(
+        links=reader.string("links"),
+        min_links_ratio=reader.number("min_links_ratio", DEFAULT_MIN_LINKS_RATIO, maximum=1.0),
+        next=reader.optional_string("next"),
+        pages=pages,
+        max_pages=reader.integer("max_pages", DEFAULT_MAX_PAGES, minimum=1),
     )
 
 
@@ -258,7 +296,22 @@ def _valid_secret(secret: str) -> bool:
         return False
 
 
-def _parse_endpoint(reader: TableReader, environ: Mapping[str, str]) -> Endpoint:
+def _parse_secret(reader: TableReader, environ: Mapping[str, str], required: bool) -> Secret | None:
+    text = reader.optional_string("secret")
+    if text is None:
+        return None
+    try:
+        value = reader.expand(text, "secret", environ)
+    except ConfigError as exc:
+        if required:
+            raise
+        return Secret.unset(exc)
+    if not _valid_secret(value):
+        reader.fail("secret", "a 'whsec_' secret must be followed by base64 (Standard Webhooks)")
+    return Secret(value)
+
+
+def _parse_endpoint(reader: TableReader, environ: Mapping[str, str], secrets: bool) -> Endpoint:
     endpoint_id = reader.slug("id")
     reader.source_id = f"webhook {endpoint_id}"
     reader.only(_WEBHOOK_KEYS)
@@ -266,17 +319,14 @@ def _parse_endpoint(reader: TableReader, environ: Mapping[str, str]) -> Endpoint
     for event in events:
         if event not in EVENT_TYPES:
             reader.fail("events", f"unknown event type {event!r}")
-    secret_text = reader.optional_string("secret")
-    secret = None if secret_text is None else reader.expand(secret_text, "secret", environ)
-    if secret is not None and not _valid_secret(secret):
-        reader.fail("secret", "a 'whsec_' secret must be followed by base64 (Standard Webhooks)")
+    secret = _parse_secret(reader, environ, secrets)
     fmt = reader.string("format", "standard")
     if fmt not in WEBHOOK_FORMATS:
         reader.fail("format", f"unknown format {fmt!r}; use one of {sorted(WEBHOOK_FORMATS)}")
     return Endpoint(
         id=endpoint_id,
         url=reader.url("url"),
-        secret=None if secret is None else Secret(secret),
+        secret=secret,
         events=frozenset(events) if events else None,
         sources=frozenset(reader.strings("sources", ())) or None,
         timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_HOST_DELAY",
     "DEFAULT_INTERVAL",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_MIN_LINKS_RATIO",
     "DEFAULT_REMOVE",
@@ -62,6 +63,7 @@ DEFAULT_CONFIRM_REMOVAL = 3
 DEFAULT_CONFIRM_REMOVAL_AFTER = timedelta(minutes=30)
 DEFAULT_FAILING_AFTER = 3
 DEFAULT_MIN_LINKS_RATIO = 0.2
+DEFAULT_MAX_PAGES = 5
 DEFAULT_WEBHOOK_TIMEOUT = timedelta(seconds=10)
 DEFAULT_DELIVERY_MAX_AGE = timedelta(hours=24)
 DEFAULT_CHECK_DELIVERY_TIMEOUT = timedelta(seconds=30)
@@ -83,15 +85,32 @@ DATE_SOURCES = frozenset({"selector", "title", "url"})
 
 
 class Secret:
-    """A string that never shows itself in `repr`, `str`, logs or exports; `.reveal()` at the point of use."""
+    """A string that never shows itself in `repr`, `str`, logs or exports; `.reveal()` at the point of use.
 
-    __slots__ = ("_value",)
+    A config read for a read-only command may hold an unset secret (its `${VAR}` is not in the environment):
+    it masks the same way, and `.reveal()` raises the ConfigError that a sending command would have raised.
+    """
 
-    def __init__(self, value: str) -> None:
+    __slots__ = ("_missing", "_value")
+
+    def __init__(self, value: str, missing: ConfigError | None = None) -> None:
         self._value = value
+        self._missing = missing
+
+    @classmethod
+    def unset(cls, error: ConfigError) -> Secret:
+        """Return a secret whose variable is not set; revealing it raises `error`."""
+        return cls("", error)
+
+    @property
+    def is_set(self) -> bool:
+        """Return whether the secret has a value (its `${VAR}`s were all set)."""
+        return self._missing is None
 
     def reveal(self) -> str:
-        """Return the secret value."""
+        """Return the secret value; raise ConfigError if its environment variable was not set."""
+        if self._missing is not None:
+            raise self._missing
         return self._value
 
     def __repr__(self) -> str:
@@ -101,7 +120,7 @@ class Secret:
         return "**********"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
+        return isinstance(other, Secret) and (other._value, other.is_set) == (self._value, self.is_set)
 
     def __hash__(self) -> int:
         return hash(self._value)
@@ -109,10 +128,17 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class ListingSelectors:
-    """How to find article links on a listing page."""
+    """How to find article links on a listing page, and how to reach its older pages (backfill after downtime).
+
+    `pages` is a URL pattern relative to the listing with `{n}` for the page after the first (1, 2, ...);
+    else `next` is the CSS selector of the next-page link; else a `rel="next"` link is followed.
+    """
 
     links: str
     min_links_ratio: float = DEFAULT_MIN_LINKS_RATIO
+    next: str | None = None
+    pages: str | None = None
+    max_pages: int = DEFAULT_MAX_PAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +230,8 @@ class Config:
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
     read_workers: int | None = None
     """Worker processes that read article pages; None means one per core (see monitor.pages.readers)."""
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    """Probable mistakes (monitor.config.lint): `validate` prints them, `run` logs them; none stops anything."""
     _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:

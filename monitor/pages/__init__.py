@@ -14,6 +14,7 @@ from monitor.pages.extract import (
     normalise_url,
 )
 from monitor.pages.observation import Observation
+from monitor.pages.pagination import REL_NEXT, next_page_url, older_links
 from monitor.pages.readers import IDLE_S, START_AFTER, PageReaders, default_processes, read_article
 from monitor.pages.workers import PIPE_BYTES, Worker, WorkerLost
 
@@ -24,6 +25,7 @@ __all__ = [
     "Observation",
     "PIPE_BYTES",
     "PageReaders",
+    "REL_NEXT",
     "START_AFTER",
     "Worker",
     "WorkerLost",
@@ -35,7 +37,9 @@ __all__ = [
     "extract_links",
     "format_published",
     "is_error_page",
+    "next_page_url",
     "looks_like_challenge",
     "normalise_url",
+    "older_links",
     "read_article",
 ]

@@ -305,6 +305,8 @@ def check_selectors(config: Config) -> None:
 
 def _selectors_of(listing: ListingSelectors, article: ArticleSelectors) -> list[tuple[str, str]]:
     pairs = [("listing.links", listing.links), ("article.title", article.title), ("article.body", article.body)]
+    if listing.next:
+        pairs.append(("listing.next", listing.next))
     if article.date:
         pairs.append(("article.date", article.date))
     pairs += [("article.remove", s) for s in article.remove] + [("article.ignore", s) for s in article.ignore]

@@ -199,7 +199,9 @@ class Daemon:
         outcome = poll_outcome(report)
         fields = {name: getattr(report, name) for name in _REPORT_FIELDS}
         fields["outcome"], fields["duration_ms"] = outcome, round(seconds * 1000)
-        logger.info(
+        # The one line of a poll; a failed poll is the same line at WARNING (the pipeline logs no line of its own).
+        logger.log(
+            logging.WARNING if report.error else logging.INFO,
             "poll %s %s links=%d new=%d fetched=%d not_modified=%d failed=%d events=%s %.0fms%s",
             *(source.id, outcome, report.links, report.new, report.fetched, report.not_modified, report.failed),
             ",".join(f"{kind}:{n}" for kind, n in sorted(report.events.items())) or "-",
@@ -245,7 +247,8 @@ class Daemon:
             self._outbox_stop.set()
         self._metrics.observe_reload(True)
         self._scheduler.reloaded()
-        logger.warning(
+        # A reload that worked is routine (INFO), whether or not it changed anything; what needs a restart warns.
+        logger.info(
             "config reloaded: %d sources, %d webhooks; %s", len(new.sources), len(new.webhooks), change.describe()
         )
         if change.restart_needed:

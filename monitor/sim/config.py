@@ -16,7 +16,7 @@ __all__ = ["MFA_EN_PRESS", "SiteSource", "write_sources_config"]
 MFA_EN_PRESS: dict[str, Any] = {
     "timezone": "Asia/Shanghai",
     "error_urls": ["/error.htm"],
-    "listing": {"links": "div.newsLst_mod ul li a"},
+    "listing": {"links": "div.newsLst_mod ul li a", "pages": "default_{n}.shtml"},
     "article": {
         "title": "div.content_mod h2.title",
         "date": "#News_Body_Time",

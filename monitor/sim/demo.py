@@ -175,7 +175,7 @@ def _publish(tour: _Tour) -> None:
 
 def run_demo(say: Callable[[str, Delivery | None], None], folder: Path | None = None) -> Path:
     """Run the tour, reporting through `say(message, delivery)`; return the folder holding the demo's database."""
-    folder = folder or Path(tempfile.mkdtemp(prefix="ministry-monitor-demo-"))
+    folder = _fresh_folder(folder) if folder else Path(tempfile.mkdtemp(prefix="ministry-monitor-demo-"))
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     site = SimSite()
     load_fixture_site(site, PAGES)
@@ -192,6 +192,18 @@ def run_demo(say: Callable[[str, Delivery | None], None], folder: Path | None = 
                 act()
                 tour.expect(expected)
         say(f"`monitor run` stopped with exit code {service.returncode}", None)
+    return folder
+
+
+def _fresh_folder(folder: Path) -> Path:
+    """Return `folder`, created if missing, without an earlier demo's database in it.
+
+    The earlier demo's site listened on another port: its database would take every article of this run for a new
+    publication.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("demo.db", "demo.db-wal", "demo.db-shm", "demo.pid"):
+        (folder / name).unlink(missing_ok=True)
     return folder
 
 

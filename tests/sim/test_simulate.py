@@ -186,3 +186,58 @@ def test_the_selectors_are_the_shipped_mfa_en_press_ones() -> None:
     shipped = tomllib.loads((ROOT / "config" / "sources.toml").read_text(encoding="utf-8"))
     source = next(s for s in shipped["sources"] if s["id"] == "mfa-en-press")
     assert {k: source[k] for k in MFA_EN_PRESS} == MFA_EN_PRESS
+
+
+QUIET = ("--publish-every", "0", "--edit-every", "0", "--delete-every", "0")
+USER_WEBHOOK = '\n[[webhooks]]\nid = "mine"\nurl = "http://127.0.0.1:9/hook"\nevents = ["source.failing"]\n'
+
+
+def test_a_second_run_keeps_the_config_and_the_port_so_nothing_is_announced_twice(
+    simulate: StartSimulator, run_cli: RunCli
+) -> None:
+    first = simulate(*QUIET)
+    assert run_cli("check", "--config", str(first.config))[0] == 0
+    with first.config.open("a", encoding="utf-8") as config:
+        config.write(USER_WEBHOOK)  # the user's own addition, which a rewrite would drop
+    written = first.config.read_bytes()
+    assert first.stop()[0] == 0
+
+    second = simulate(*QUIET)
+    code, out, err = run_cli("check", "--config", str(second.config))
+
+    assert second.url == first.url, "--port 0 on a second run reuses the first run's port"
+    assert second.config.read_bytes() == written
+    assert code == 0, err
+    assert out.count(", 0 new, ") == 3, out
+    assert _events(second.config, "article.published") == [], "the same articles at the same URLs: no false news"
+
+
+def test_a_second_run_that_does_not_match_the_config_is_refused(
+    simulate: StartSimulator, run_cli: RunCli, tmp_path: Path
+) -> None:
+    first = simulate(*QUIET)
+    assert first.stop()[0] == 0
+    written = first.config.read_bytes()
+
+    code, out, err = run_cli("simulate", "--config-out", str(first.config), "--sources", "4", "--port", "0")
+
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "was written for 3 listings at" in err and "--force to overwrite it" in err
+    assert first.config.read_bytes() == written
+    foreign = tmp_path / "mine.toml"
+    foreign.write_text("[monitor]\nbogus = 1\n", encoding="utf-8")
+    code, _, err = run_cli("simulate", "--config-out", str(foreign), "--port", "0")
+    assert code == 2 and "is not a config this command wrote; --force overwrites it" in err
+    assert foreign.read_text(encoding="utf-8") == "[monitor]\nbogus = 1\n"
+
+
+def test_force_rewrites_the_config_and_still_keeps_the_port(simulate: StartSimulator) -> None:
+    first = simulate(*QUIET)
+    with first.config.open("a", encoding="utf-8") as config:
+        config.write(USER_WEBHOOK)
+    assert first.stop()[0] == 0
+
+    second = simulate(*QUIET, "--force")
+
+    assert second.url == first.url
+    assert "[[webhooks]]" not in second.config.read_text(encoding="utf-8")
