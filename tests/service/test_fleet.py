@@ -79,6 +79,19 @@ def published_events(pg_url: str) -> Counter[str]:
     return Counter(str(url) for (url,) in found)
 
 
+def fleet_workers(config: Path) -> list[dict[str, Any]]:
+    """Return the `workers` of the real `monitor status --json`."""
+    status = subprocess.run(
+        [sys.executable, "-m", "monitor", "status", "--config", str(config), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    workers: list[dict[str, Any]] = json.loads(status.stdout)["workers"]
+    return workers
+
+
 def polled_every_source(pg_url: str, count: int) -> bool:
     try:
         found = rows(pg_url, "SELECT count(*) FROM sources WHERE last_success IS NOT NULL")
@@ -105,13 +118,7 @@ def test_three_members_share_the_polls_and_a_killed_one_loses_and_doubles_nothin
             )
             wait_until(lambda: len({r.json()["id"] for r in receiver.requests}) >= len(site.published), 20, "webhooks")
             survivors = [first.stop(), third.stop()]
-            status = subprocess.run(
-                [sys.executable, "-m", "monitor", "status", "--config", str(config), "--json"],
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                check=True,
-            )
+            workers = fleet_workers(config)
 
     events = published_events(pg_url)
     assert sorted(events) == sorted(site.published)  # every published article, and nothing invented
@@ -122,7 +129,7 @@ def test_three_members_share_the_polls_and_a_killed_one_loses_and_doubles_nothin
     assert [code for code, _ in survivors] == [0, 0]
     pollers = [process for process in (first, second, third) if process.polls()]
     assert len(pollers) >= 2
-    assert json.loads(status.stdout)["workers"] == []  # every member has stopped or is no longer seen
+    assert workers == []  # every member has stopped or is no longer seen
 
 
 def test_host_delay_holds_across_members_as_the_server_sees_it(tmp_path: Path, site: Site, pg_url: str) -> None:
@@ -150,14 +157,7 @@ def test_status_lists_the_live_members_and_a_reload_reaches_every_member(
         second.wait_for_log("joined the fleet")
 
         def live_workers() -> list[dict[str, Any]]:
-            status = subprocess.run(
-                [sys.executable, "-m", "monitor", "status", "--config", str(config), "--json"],
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                check=True,
-            )
-            workers: list[dict[str, Any]] = json.loads(status.stdout)["workers"]
+            workers = fleet_workers(config)
             return workers if len(workers) == 2 and all(w["polls"] for w in workers) else []
 
         workers = wait_until(live_workers, 20, "two members that have polled")

@@ -11,25 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from conftest import write_config
+from test_schedule import BUSINESS, LONDON, NOW, SHANGHAI, TEN_MIN, source, utc
 
 from monitor.config import Source, load_config
 from monitor.service import CRON_JITTER, PhasedCronTrigger, SourceScheduler, first_run, schedule_for, trigger_for
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-LONDON = ZoneInfo("Europe/London")
-BUSINESS = "*/10 7-22 * * 1-5"
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-TEN_MIN = timedelta(minutes=10)
-
-
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> Source:
-    config = load_config(write_config(tmp_path_factory.mktemp("scheduler"), "http://127.0.0.1:9"))
-    return config.source("mfa-en-press")
+__all__ = ["source"]  # the shared fixture, used here by name
 
 
 INTERVAL_CASES = [
@@ -159,7 +146,7 @@ def test_apschedulers_per_run_info_lines_are_silenced(source: Source, caplog: py
 def test_every_source_of_a_config_gets_one_job(tmp_path_factory: pytest.TempPathFactory) -> None:
     config = load_config(write_config(tmp_path_factory.mktemp("jobs"), "http://127.0.0.1:9"))
     scheduler = SourceScheduler(lambda source_id: None)
-    for source in config.sources:
-        scheduler.put(source.id, schedule_for(source), NOW, 0.5)
+    for each in config.sources:
+        scheduler.put(each.id, schedule_for(each), NOW, 0.5)
 
-    assert sorted(scheduler.job_ids()) == sorted(source.id for source in config.sources)
+    assert sorted(scheduler.job_ids()) == sorted(each.id for each in config.sources)
