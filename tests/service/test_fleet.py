@@ -16,7 +16,7 @@ from typing import Any, LiteralString
 
 import psycopg
 import pytest
-from conftest import ROOT, RunCli
+from conftest import PG_ADMIN, ROOT, RunCli
 from daemonkit import DaemonProcess, wait_until
 from receiver import Receiver
 
@@ -183,3 +183,27 @@ def test_migrate_creates_every_table_once_and_again_changes_nothing(
     assert "procrastinate" in first[1]
     tables = {name for (name,) in rows(pg_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"events", "deliveries", "fleet_members", "fleet_schedule", "procrastinate_jobs"} <= tables
+
+
+def test_members_reconnect_after_their_database_connections_are_cut(tmp_path: Path, site: Site, pg_url: str) -> None:
+    config = fleet_config(tmp_path, site, pg_url, host_delay="0s")
+    database = pg_url.rsplit("/", 1)[1]
+    with member(config) as first, member(config) as second:
+        wait_until(lambda: polled_every_source(pg_url, 4), 30, "the baseline of every source")
+        for n in range(8):
+            site.publish()
+            time.sleep(1.0)
+            if n in (2, 5):  # every connection of every member, the queue's and the store's, cut at once
+                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                    cut = admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                        "pg_backend_pid()",
+                        (database,),
+                    ).fetchall()
+                assert len(cut) >= 4 and all(ok for (ok,) in cut)  # the queue's pools and the stores' connections
+        wait_until(lambda: set(published_events(pg_url)) >= set(site.published), 60, "an event per published article")
+        assert first.process.poll() is None and second.process.poll() is None
+        assert [first.stop()[0], second.stop()[0]] == [0, 0]
+
+    events = published_events(pg_url)
+    assert sorted(events) == sorted(site.published) and set(events.values()) == {1}
