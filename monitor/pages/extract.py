@@ -71,8 +71,8 @@ def normalise_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), host, parts.path or "/", parts.query, ""))
 
 
-def _parse(body: bytes, content_type: str | None) -> LexborHTMLParser:
-    return LexborHTMLParser(decode_html(body, content_type))
+def _parse(body: bytes, content_type: str | None, source_id: str = "-", url: str = "") -> LexborHTMLParser:
+    return LexborHTMLParser(decode_html(body, content_type, source_id=source_id, url=url))
 
 
 def _fold(text: str) -> str:
@@ -100,7 +100,7 @@ def extract_links(body: bytes, content_type: str | None, base_url: str, source: 
     Links to other hosts (outside `allow_domains`) are dropped so a page cannot send us elsewhere.
     Raises ExtractError when the selector matches no link: a layout change or block page, never "no news".
     """
-    tree = _parse(body, content_type)
+    tree = _parse(body, content_type, source.id, base_url)
     base = _base_href(tree, base_url)
     base_host = (urlsplit(base_url).hostname or "").lower()
     links: dict[str, ListingLink] = {}
@@ -143,7 +143,7 @@ def extract_article(body: bytes, content_type: str | None, url: str, source: Sou
     Raises ExtractError naming the field when the title or body selector finds nothing.
     """
     selectors = source.article
-    tree = _parse(body, content_type)
+    tree = _parse(body, content_type, source.id, url)
     title = _required_text(tree, selectors.title, "article.title", source, url)
     root = tree.css_first(selectors.body)
     if root is None:
@@ -269,7 +269,7 @@ def is_error_page(body: bytes, content_type: str | None, final_url: str, source:
         return True
     if not source.article.error_markers:
         return False
-    text = decode_html(body, content_type)
+    text = decode_html(body, content_type, source_id=source.id, url=final_url)
     return any(marker in text for marker in source.article.error_markers)
 
 
