@@ -13,6 +13,7 @@ __all__ = [
     "date_from_machine",
     "date_from_text",
     "date_from_url",
+    "date_label",
     "dates_in_text",
     "day_first_for",
     "format_published",
@@ -66,9 +67,16 @@ _UPDATE_MARKER = re.compile(
     r"\W{0,6}(?:\w+\W{1,3}){0,2}$",
     re.IGNORECASE,
 )
+# Words that introduce the publication date itself ("Published: 25 February 2014", "Veröffentlicht am").
+_PUBLISHED_MARKER = re.compile(
+    r"(?:(?:\bpublished|\bposted|\bissued|veröffentlicht|erstellt|\bdatum|publié|publicado|publicación|fecha"
+    r"|pubblicato|\bdata|опубликовано|дата)\b|发布|发表|日期|公開|掲載)\W{0,6}(?:\w+\W{1,3}){0,1}$",
+    re.IGNORECASE,
+)
 _MONTH_FIRST_LANGS = ("en-us", "en_us")
 
-Found = tuple[int, datetime | date, bool]
+Found = tuple[int, datetime | date, str]
+"""(position in the text, the date, "published" / "changed" / "" for what the words just before it say it is)"""
 
 
 def _make(match: re.Match[str], month: int | None = None, day_first: bool = True) -> datetime | date | None:
@@ -95,9 +103,11 @@ def _month_of(match: re.Match[str]) -> int | None:
 
 
 def dates_in_text(text: str, day_first: bool = True) -> list[Found]:
-    """Return every valid date stated in `text` as (position, value, is_update), in text order.
+    """Return every valid date stated in `text` as (position, value, label), in text order.
 
-    `is_update` marks a date introduced as a change date ("Stand:", "Letzte Änderung", "last updated", "更新").
+    The label is "changed" for a date introduced as a change date ("Stand:", "Letzte Änderung", "last updated",
+    "更新"), "published" for one introduced as the publication date ("Published:", "Veröffentlicht am", "发布"),
+    else "".
     """
     found: list[Found] = []
     taken: list[tuple[int, int]] = []
@@ -111,8 +121,17 @@ def dates_in_text(text: str, day_first: bool = True) -> list[Found]:
             if value is None:
                 continue
             taken.append((start, end))
-            found.append((start, value, _UPDATE_MARKER.search(text, max(0, start - 40), start) is not None))
+            found.append((start, value, date_label(text[max(0, start - 40) : start])))
     return sorted(found, key=lambda item: item[0])
+
+
+def date_label(before: str) -> str:
+    """Return "changed", "published" or "" for what the words right before a date (`before`) say it is."""
+    if _UPDATE_MARKER.search(before):
+        return "changed"
+    if _PUBLISHED_MARKER.search(before):
+        return "published"
+    return ""
 
 
 def date_from_text(text: str, day_first: bool = True) -> datetime | date | None:
@@ -122,11 +141,13 @@ def date_from_text(text: str, day_first: bool = True) -> datetime | date | None:
 
 
 def publication_date(text: str, day_first: bool = True) -> datetime | date | None:
-    """Return the first date in `text` that is not introduced as a change date; a change date only if alone."""
+    """Return the date `text` gives as published: the first one labelled so, else the first one not labelled as a
+    change date ("Stand:", "last updated"), else the first date."""
     found = dates_in_text(text, day_first)
-    for _pos, value, is_update in found:
-        if not is_update:
-            return value
+    for wanted in ("published", ""):
+        for _pos, value, label in found:
+            if label == wanted:
+                return value
     return found[0][1] if found else None
 
 
