@@ -16,7 +16,14 @@ from monitor.config import ArticleSelectors, Config, ListingSelectors, Source
 from monitor.errors import ConfigError, ExtractError
 from monitor.http import decode_html
 from monitor.pages.dates import date_from_text, date_from_url, day_first_for, format_published
-from monitor.pages.headline import find_headline, find_published, headline_text, page_language, title_from_metadata
+from monitor.pages.headline import (
+    declares_article,
+    find_headline,
+    find_published,
+    headline_text,
+    page_language,
+    title_from_metadata,
+)
 from monitor.pages.linkfinder import find_article_links
 from monitor.pages.mainblock import find_main_text
 from monitor.pages.text import fold, paragraphs, tidy
@@ -34,6 +41,8 @@ __all__ = [
 
 _DOC_ID = re.compile(r"/(t\d{5,}(?:_\d+)?)\.s?html?$")
 _SAFE_SCHEMES = frozenset({"http", "https"})
+_LISTING_LINKS = 8
+_SHORT_TEXT = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +161,18 @@ def extract_article(body: bytes, content_type: str | None, url: str, source: Sou
     selectors = source.article
     tree = _parse(body, content_type, source.id, url)
     headline = None
-    if selectors.title is None or "page" in selectors.date_from:
+    if selectors.title is None or selectors.body is None or "page" in selectors.date_from:
         headline = find_headline(tree)  # before the body's clean-up takes nodes out of the tree
     if selectors.title is not None:
         title = _required_text(tree, selectors.title, "article.title", source, url)
     else:
         title = _generic_title(tree, headline, source, url)
     published = _published(tree, headline, title, url, source)
-    text = _selected_body(tree, source, url) if selectors.body is not None else _generic_body(tree, title, source, url)
+    if selectors.body is not None:
+        text = _selected_body(tree, source, url)
+    else:
+        titles = {title, headline_text(headline)} if headline is not None else {title}
+        text = _generic_body(tree, titles, source, url)
     if selectors.ignore_text:
         # Paragraphs come out folded, so only the noise patterns can leave text for tidy to fix.
         for pattern in selectors.ignore_text:
@@ -197,17 +210,24 @@ def _generic_title(tree: LexborHTMLParser, headline: LexborNode | None, source: 
     return title
 
 
-def _generic_body(tree: LexborHTMLParser, title: str, source: Source, url: str) -> str:
+def _generic_body(tree: LexborHTMLParser, titles: set[str], source: Source, url: str) -> str:
     root = tree.body
     if root is not None:
         for selector in source.article.remove + source.article.ignore:
             for node in root.css(selector):
                 node.remove()
-    found = find_main_text(tree, title)
-    if not found.is_article:
-        raise ExtractError(
-            f"no article text found ({found.reason})", source_id=source.id, url=url, field="article.body"
-        )
+    declared = declares_article(tree)
+    found = find_main_text(tree, titles, declared)
+    reason = found.reason
+    text_len = len("".join(found.paragraphs))
+    if reason is None and not declared and text_len < _SHORT_TEXT:
+        # A short text beside a block of article links longer than it is a listing's intro, not an article.
+        host = (urlsplit(url).hostname or "").lower()
+        items = find_article_links(tree, url, url, lambda link: _host_allowed(link, host, source.allow_domains))
+        if len(items) >= _LISTING_LINKS and text_len < sum(len(item.item_text) for item in items):
+            reason = f"a listing of {len(items)} article links"
+    if reason is not None:
+        raise ExtractError(f"no article text found ({reason})", source_id=source.id, url=url, field="article.body")
     return "\n\n".join(found.paragraphs)
 
 

@@ -18,7 +18,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor.pages.dates import date_from_machine, date_from_text, date_from_url, date_label, publication_date
 from monitor.pages.text import fold, paragraphs
 
-__all__ = ["find_headline", "find_published", "page_language"]
+__all__ = ["declares_article", "find_headline", "find_published", "page_language"]
 
 _HIDDEN_CLASS = re.compile(r"sr-only|visually-?hidden|screen-?reader|hidden|invisible|logo|site-?title|brand", re.I)
 _SEPARATORS = re.compile(r"\s+[|–—·•:/»«-]{1,2}\s+")
@@ -170,6 +170,22 @@ def _objects(data: Any, depth: int) -> Iterator[dict[str, Any]]:
         for key in ("@graph", "mainEntity", "mainEntityOfPage"):
             if key in data:
                 yield from _objects(data[key], depth + 1)
+
+
+_ARTICLE_TYPES = frozenset(
+    {"Article", "NewsArticle", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting", "Report", "PressRelease"}
+)
+
+
+def declares_article(tree: LexborHTMLParser) -> bool:
+    """Return whether the page's JSON-LD says it is an article (a listing of items is then a listicle)."""
+    for item in _json_ld(tree):
+        kinds = item.get("@type")
+        if isinstance(kinds, str) and kinds in _ARTICLE_TYPES:
+            return True
+        if isinstance(kinds, list) and any(isinstance(kind, str) and kind in _ARTICLE_TYPES for kind in kinds):
+            return True
+    return False
 
 
 def _json_ld_headline(tree: LexborHTMLParser) -> str | None:

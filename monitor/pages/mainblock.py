@@ -8,6 +8,7 @@ lists, contact boxes, footers) are what ministry and news pages are built from.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -60,6 +61,7 @@ _ERROR_PAGE = re.compile(
 )
 _LISTING_ITEMS = 6
 _LISTING_TEXT_PER_ITEM = 150  # an article citing many links still has this much text per link
+_LISTED_SHARE = 0.85  # ... and most of its text is not in link-led list items
 _BIG_SHARE = 0.4  # furniture-looking containers holding more of the page's text than this are kept
 
 
@@ -77,8 +79,11 @@ class MainText:
         return self.reason is None
 
 
-def find_main_text(tree: LexborHTMLParser, title: str | None = None) -> MainText:
-    """Return the main text's paragraphs (empty when the page has none); `title` is left out of them."""
+def find_main_text(tree: LexborHTMLParser, titles: Collection[str] = (), declared_article: bool = False) -> MainText:
+    """Return the main text's paragraphs (empty when the page has none); paragraphs equal to a title are left out.
+
+    A page whose main block is a list of links is refused as a listing, unless it `declared_article` (a listicle).
+    """
     body = tree.body
     if body is None:
         return MainText([], 0.0, "the page has no body")
@@ -89,23 +94,39 @@ def find_main_text(tree: LexborHTMLParser, title: str | None = None) -> MainText
     root = _best_root(body)
     if root is None:
         return MainText([], 0.0, "the page has no paragraph of text")
-    items = _list_items(root)
+    items, listed_share = _list_items(root)
     _drop_link_lists(root)
-    found = [p for p in paragraphs(root) if p != title]
+    found = [p for p in paragraphs(root) if p not in titles]
     text_len = sum(_weighted(p) for p in found)
     confidence = min(1.0, text_len / max(1, total)) if total else 0.0
-    if items >= _LISTING_ITEMS and text_len < items * _LISTING_TEXT_PER_ITEM:
+    if (
+        not declared_article
+        and items >= _LISTING_ITEMS
+        and (text_len < items * _LISTING_TEXT_PER_ITEM or listed_share >= _LISTED_SHARE)
+    ):
         return MainText(found, confidence, f"a list of {items} links, not an article")
     if text_len < _MIN_ARTICLE:
         return MainText(found, confidence, f"only {text_len} characters of text")
-    if text_len < _ERROR_PAGE_TEXT and _ERROR_PAGE.search(f"{title or ''} {' '.join(found)[:300]}"):
+    if text_len < _ERROR_PAGE_TEXT and _ERROR_PAGE.search(f"{' '.join(titles)} {' '.join(found)[:300]}"):
         return MainText(found, confidence, "an error page")
     return MainText(found, confidence)
 
 
-def _list_items(root: LexborNode) -> int:
-    """Return how many links with headline-length text the block holds (a listing's items)."""
-    return sum(1 for a in root.css("a[href]") if len(fold(a.text(deep=True, separator=" "))) >= 20)
+def _list_items(root: LexborNode) -> tuple[int, float]:
+    """Return how many links with headline-length text the block holds (a listing's items), and the share of the
+    block's text that sits in list items (<li>, <article>, <tr>, <dd>) led by such a link."""
+    count, listed, seen = 0, 0, set()
+    for anchor in root.css("a[href]"):
+        if len(fold(anchor.text(deep=True, separator=" "))) < 20:
+            continue
+        count += 1
+        item = anchor.parent
+        while item is not None and item.mem_id != root.mem_id and item.tag not in ("li", "article", "tr", "dd"):
+            item = item.parent
+        if item is not None and item.mem_id != root.mem_id and item.mem_id not in seen:
+            seen.add(item.mem_id)
+            listed += _length(item)
+    return count, listed / max(1, _length(root))
 
 
 def _weighted(text: str) -> int:
