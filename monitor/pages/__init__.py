@@ -12,6 +12,7 @@ from monitor.pages.extract import (
     is_error_page,
     looks_like_challenge,
     normalise_url,
+    not_html,
 )
 from monitor.pages.observation import Observation
 from monitor.pages.readers import IDLE_S, START_AFTER, PageReaders, default_processes, read_article
@@ -37,5 +38,6 @@ __all__ = [
     "is_error_page",
     "looks_like_challenge",
     "normalise_url",
+    "not_html",
     "read_article",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "is_error_page",
     "looks_like_challenge",
     "normalise_url",
+    "not_html",
 ]
 
 _DOC_ID = re.compile(r"/(t\d{5,}(?:_\d+)?)\.s?html?$")
@@ -75,7 +76,36 @@ def normalise_url(url: str) -> str:
 
 
 def _parse(body: bytes, content_type: str | None, source_id: str = "-", url: str = "") -> LexborHTMLParser:
+    if (kind := not_html(body, content_type)) is not None:
+        message = "the page is empty" if kind == "empty body" else f"not an HTML page ({kind})"
+        raise ExtractError(message, source_id=source_id, url=url, field="page")
     return LexborHTMLParser(decode_html(body, content_type, source_id=source_id, url=url))
+
+
+_NOT_HTML_TYPES = ("application/pdf", "application/json", "image/", "audio/", "video/", "application/zip", "font/")
+_NOT_HTML_MAGIC = (
+    (b"%PDF-", "PDF"),
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"PK\x03\x04", "ZIP archive"),
+)
+
+
+def not_html(body: bytes, content_type: str | None) -> str | None:
+    """Return what a page is when it is plainly not HTML (PDF, JSON, an image, empty), else None."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if any(media.startswith(kind) for kind in _NOT_HTML_TYPES):
+        return media
+    head = body[:64].lstrip()
+    if not head:
+        return "empty body"
+    for magic, name in _NOT_HTML_MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:1] in (b"{", b"[") and b"<" not in body[:1024]:
+        return "JSON"
+    return None
 
 
 def _host_allowed(url: str, base_host: str, allow_domains: tuple[str, ...]) -> bool:

@@ -87,13 +87,15 @@ def find_main_text(tree: LexborHTMLParser, titles: Collection[str] = (), declare
     body = tree.body
     if body is None:
         return MainText([], 0.0, "the page has no body")
+    scripted = tree.css_first("script[src], body script") is not None
     for node in body.css(_JUNK_TAGS):
         node.remove()
     total = _length(body)
     _drop_furniture(body, total)
     root = _best_root(body)
     if root is None:
-        return MainText([], 0.0, "the page has no paragraph of text")
+        reason = "a JavaScript-only page: no text without its scripts" if scripted else "no paragraph of text"
+        return MainText([], 0.0, reason)
     items, listed_share = _list_items(root)
     _drop_link_lists(root)
     found = [p for p in paragraphs(root) if p not in titles]
@@ -106,7 +108,8 @@ def find_main_text(tree: LexborHTMLParser, titles: Collection[str] = (), declare
     ):
         return MainText(found, confidence, f"a list of {items} links, not an article")
     if text_len < _MIN_ARTICLE:
-        return MainText(found, confidence, f"only {text_len} characters of text")
+        shell = "a JavaScript-only page: " if scripted else ""
+        return MainText(found, confidence, f"{shell}only {text_len} characters of text")
     if text_len < _ERROR_PAGE_TEXT and _ERROR_PAGE.search(f"{' '.join(titles)} {' '.join(found)[:300]}"):
         return MainText(found, confidence, "an error page")
     return MainText(found, confidence)
