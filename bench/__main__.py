@@ -1,4 +1,4 @@
-"""`python -m bench [warm change import extract growth rss latency] [--runs N] [--quick]`: run the benchmarks.
+"""`python -m bench [warm change import extract extraction growth rss latency] [--runs N] [--quick]`: run them.
 
 Every measured program runs as its own child process against a loopback simulator served from another process;
 results go to bench/results/<time>.json and the Markdown summary to stdout.
@@ -25,12 +25,14 @@ from bench.monitor_runner import use_checkout
 from bench.options import Options
 from bench.report import render
 from bench.service import run_latency, run_rss
+from bench.zeroconfig import run_extraction
 
-BENCHMARKS = ("import", "warm", "change", "extract", "growth", "rss", "latency")
+BENCHMARKS = ("import", "warm", "change", "extract", "extraction", "growth", "rss", "latency")
 CYCLES = {"import", "warm", "change"}
 RESULTS = Path(__file__).resolve().parent / "results"
 SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
     "extract": run_extract,
+    "extraction": run_extraction,
     "growth": run_growth,
     "rss": run_rss,
     "latency": run_latency,

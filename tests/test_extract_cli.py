@@ -115,3 +115,17 @@ def test_stdin_through_the_real_console_script() -> None:
     assert done.returncode == 0, done.stderr
     [record] = _lines(done.stdout.decode())
     assert (record["file"], record["title"]) == ("-", ZH_TITLE)
+
+
+SAVED_NON_ARTICLES = sorted(
+    str(path.relative_to(FIXTURES)) for path in FIXTURES.rglob("*.html") if "list" in path.name or "error" in path.name
+)
+
+
+def test_saved_listings_and_error_page_are_never_articles_even_without_their_address(run_cli: RunCli) -> None:
+    assert len(SAVED_NON_ARTICLES) == 9
+    code, out, _ = run_cli("extract", *(str(FIXTURES / name) for name in SAVED_NON_ARTICLES))
+    assert code == 1
+    records = _lines(out)
+    assert [set(r) for r in records] == [{"file", "error"}] * 9
+    assert all(str(r["error"]).startswith("article.body: no article text found (") for r in records)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from monitor.pages import extract_article, is_error_page
 
 __all__ = ["COMMANDS"]
 
+_HEAD_BYTES = 65536
+_CANONICAL = re.compile(rb"""<link[^>]+rel=["']?canonical["']?[^>]+href=["']([^"'>\s]+)""", re.IGNORECASE)
+_OG_URL = re.compile(rb"""<meta[^>]+property=["']og:url["'][^>]+content=["']([^"'>\s]+)""", re.IGNORECASE)
 _ZERO_CONFIG = Source(id="extract", name="monitor extract", url="https://localhost/")
 
 
@@ -27,7 +31,9 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="saved HTML pages ('-' reads standard input)")
     parser.add_argument("--config", "-c", help="the watch-list (TOML) holding --source")
     parser.add_argument("--source", metavar="ID", help="read as this source does (its selectors, zone, language)")
-    parser.add_argument("--url", help="the page's address: for relative links, dates in the URL and error URLs")
+    parser.add_argument(
+        "--url", help="the page's address, for relative links and dates in the URL (default: its canonical link)"
+    )
     parser.add_argument("--format", choices=["jsonl", "json"], default="jsonl", help="JSON lines, or one array")
 
 
@@ -45,14 +51,23 @@ def _read(name: str, cap: int) -> bytes:
         return fh.read(cap + 1)
 
 
+def _page_url(body: bytes, name: str) -> str:
+    """Return the address a saved page gives itself (canonical link, og:url), else its file's."""
+    for pattern in (_CANONICAL, _OG_URL):
+        match = pattern.search(body[:_HEAD_BYTES])
+        if match and match.group(1).startswith((b"http://", b"https://")):
+            return match.group(1).decode("ascii", "replace")
+    return Path(name).resolve().as_uri() if name != "-" else "https://localhost/"
+
+
 def _extract_one(name: str, source: Source, url: str | None, cap: int) -> dict[str, Any]:
-    page_url = url or (Path(name).resolve().as_uri() if name != "-" else source.url)
     try:
         body = _read(name, cap)
     except OSError as exc:
         return {"file": name, "error": f"cannot read: {exc.strerror or exc}"}
     if len(body) > cap:
         return {"file": name, "error": f"larger than the {cap}-byte page cap (max_body_bytes)"}
+    page_url = url or _page_url(body, name)
     try:
         if is_error_page(body, None, page_url, source):
             return {"file": name, "error": "the site's error page (error_urls / error_markers)"}

@@ -252,8 +252,13 @@ def _generic_body(tree: LexborHTMLParser, titles: set[str], source: Source, url:
     text_len = len("".join(found.paragraphs))
     if reason is None and not declared and text_len < _SHORT_TEXT:
         # A short text beside a block of article links longer than it is a listing's intro, not an article.
+        here = urlsplit(url)[:2]  # a saved page read from a file: its relative links are on "its site" too
         host = (urlsplit(url).hostname or "").lower()
-        items = find_article_links(tree, url, url, lambda link: _host_allowed(link, host, source.allow_domains))
+
+        def on_site(link: str) -> bool:
+            return urlsplit(link)[:2] == here or _host_allowed(link, host, source.allow_domains)
+
+        items = find_article_links(tree, url, url, on_site)
         if len(items) >= _LISTING_LINKS and text_len < sum(len(item.item_text) for item in items):
             reason = f"a listing of {len(items)} article links"
     if reason is not None:
