@@ -79,3 +79,7 @@ def test_article_no_charset_decodes_fails_with_that_reason(ministry: Ministry, t
         store.close()
     assert article is not None and article.version == 0
     assert "bytes are not valid utf-8 and no other charset decodes them cleanly" in str(article.last_error)
+    code, out, err = run_cli("status", "--config", str(config), "--json")
+    assert code == 0, err
+    row = next(r for r in json.loads(out)["sources"] if r["source"] == "mfa-zh-fyrbt")
+    assert row["failing_articles"] == 15
