@@ -141,15 +141,20 @@ def _item_text(anchor: LexborNode) -> str:
 
 
 def _score(links: list[LinkCandidate], listing: str) -> float:
+    """Score a group of links by how much they look like a listing's articles; 0 for site navigation.
+
+    A group needs links deeper than the listing or dated ones: menus of section pages have neither. A lone link
+    counts only when it has both (a listing with one article so far).
+    """
     count = len(links)
-    if count < 2:
-        return 0.0
     lengths = sorted(len(link.title) for link in links)
     median = lengths[count // 2]
     text_factor = 1.0 if 15 <= median <= 300 else 0.4 if median >= 8 else 0.1
     dated = sum(1 for link in links if date_from_url(link.url) or date_from_text(link.item_text)) / count
     depth = len(_DEPTH_OF.findall(listing))
     deep = sum(1 for link in links if _is_deeper(link.url, listing, depth)) / count
+    if deep + dated < 0.5 or (count == 1 and not (deep and dated)):
+        return 0.0
     return count * text_factor * (1 + 2 * dated) * (0.5 + deep)
 
 
