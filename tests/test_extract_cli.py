@@ -124,7 +124,7 @@ SAVED_NON_ARTICLES = sorted(
 
 def test_saved_listings_and_error_page_are_never_articles_even_without_their_address(run_cli: RunCli) -> None:
     assert len(SAVED_NON_ARTICLES) == 9
-    code, out, _ = run_cli("extract", *(str(FIXTURES / name) for name in SAVED_NON_ARTICLES))
+    code, out, _ = run_cli("extract", *(str((FIXTURES / name).resolve()) for name in SAVED_NON_ARTICLES))
     assert code == 1
     records = _lines(out)
     assert [set(r) for r in records] == [{"file", "error"}] * 9

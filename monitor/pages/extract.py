@@ -258,7 +258,9 @@ def _generic_body(tree: LexborHTMLParser, titles: set[str], source: Source, url:
         def on_site(link: str) -> bool:
             return urlsplit(link)[:2] == here or _host_allowed(link, host, source.allow_domains)
 
-        items = find_article_links(tree, url, url, on_site)
+        # A page read from a file has no listing path to be deeper than: every link on it counts as deep.
+        listing = url if here[0] in _SAFE_SCHEMES else "file:///"
+        items = find_article_links(tree, listing, url, on_site)
         if len(items) >= _LISTING_LINKS and text_len < sum(len(item.item_text) for item in items):
             reason = f"a listing of {len(items)} article links"
     if reason is not None:
