@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.pages.dates import (
+from monitor.pages import (
     date_from_machine,
     date_from_text,
     date_from_url,
