@@ -110,6 +110,21 @@ def _extraction(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def _charset(data: dict[str, Any]) -> list[str]:
+    ours, narrow = data["monitor"], data["narrow"]
+    return [
+        f"### Mislabelled charsets ({data['pages']} pages under a UTF-8 <meta>)",
+        "",
+        "| | pages read exactly | CPU ms/page | wrong |",
+        "| --- | --- | --- | --- |",
+        f"| monitor.http.decode (charset-normalizer) | {ours['exact']} | {ours['ms_per_page']:.1f} | "
+        f"{', '.join(ours['wrong']) or '-'} |",
+        f"| narrow sniff ({' → '.join(narrow['order'])}) | {narrow['exact']} | {narrow['ms_per_page']:.2f} | "
+        f"{', '.join(narrow['wrong']) or '-'} |",
+        "",
+    ]
+
+
 def _growth(data: dict[str, Any]) -> list[str]:
     lines = [
         f"### Store growth ({data['sources']} sources, warm cycle)",
@@ -190,6 +205,7 @@ def render(results: dict[str, Any]) -> str:
     for name, render_one in (
         ("extract", _extract),
         ("extraction", _extraction),
+        ("charset", _charset),
         ("growth", _growth),
         ("rss", _rss),
         ("latency", _latency),

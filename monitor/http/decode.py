@@ -35,13 +35,17 @@ _SUPERSETS = {
 }
 _SNIFF_BYTES = 4096
 # The detector cannot tell Latin code pages apart on text that uses only letters they share (café is the same
-# in cp1250, cp1252 and cp850); Windows-1252 is by far the most common on the web, unless the page's language
-# is one that cp1250 (Central Europe) or cp1257 (Baltic) was made for.
+# in cp1250, cp1252 and cp850), and it reads Polish as cp1252; the page's language says which Windows code page
+# its authors' systems used: cp1250 (Central Europe), cp1257 (Baltic), cp1254 (Turkish), else cp1252.
 _LATIN_FAMILY = frozenset(
     "cp1250 cp1252 cp1257 cp775 cp850 cp852 cp437 cp858 mac_latin2 mac_roman mac_iceland latin_1 iso8859_2 "
     "iso8859_3 iso8859_4 iso8859_9 iso8859_10 iso8859_13 iso8859_14 iso8859_15 iso8859_16 cp1254".split()
 )
-_NOT_CP1252_LANGS = frozenset("pl cs sk hu sl hr ro sr bs lt lv et tr".split())
+_LANG_CODEPAGES = {
+    **dict.fromkeys("pl cs sk hu sl hr ro sr bs sq".split(), "cp1250"),
+    **dict.fromkeys("lt lv et".split(), "cp1257"),
+    "tr": "cp1254",
+}
 # A page whose label is right but whose bytes are damaged (a truncated character) keeps its label: at most one
 # bad sequence per this many well-formed non-ASCII characters.
 _DAMAGE_RATIO = 50
@@ -125,8 +129,10 @@ def _detect(body: bytes) -> str | None:
     if best is None:
         return None
     encoding = best.encoding
-    if encoding in _LATIN_FAMILY and _page_lang(body) not in _NOT_CP1252_LANGS and _decodes(body, "cp1252"):
-        encoding = "cp1252"
+    if encoding in _LATIN_FAMILY:
+        preferred = _LANG_CODEPAGES.get(_page_lang(body) or "", "cp1252")
+        if _decodes(body, preferred):
+            encoding = preferred
     return encoding if _decodes(body, encoding) else None
 
 
