@@ -21,6 +21,7 @@ from monitor.pages.headline import (
     find_headline,
     find_published,
     headline_text,
+    is_only_a_date,
     page_language,
     title_from_metadata,
 )
@@ -265,7 +266,15 @@ def _generic_body(tree: LexborHTMLParser, titles: set[str], source: Source, url:
             reason = f"a listing of {len(items)} article links"
     if reason is not None:
         raise ExtractError(f"no article text found ({reason})", source_id=source.id, url=url, field="article.body")
-    return "\n\n".join(found.paragraphs)
+    return "\n\n".join(_without_datelines(found.paragraphs))
+
+
+def _without_datelines(paragraphs: list[str]) -> list[str]:
+    """Drop the date-only lines at the top of a generic body: they are the page's date, read separately."""
+    start = 0
+    while start < min(3, len(paragraphs) - 1) and len(paragraphs[start]) <= 40 and is_only_a_date(paragraphs[start]):
+        start += 1
+    return paragraphs[start:]
 
 
 def _required_text(tree: LexborHTMLParser, selector: str, field: str, source: Source, url: str) -> str:

@@ -18,7 +18,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from monitor.pages.dates import date_from_machine, date_from_text, date_from_url, date_label, publication_date
 from monitor.pages.text import fold, paragraphs
 
-__all__ = ["declares_article", "find_headline", "find_published", "page_language"]
+__all__ = ["declares_article", "find_headline", "find_published", "is_only_a_date", "page_language"]
 
 _HIDDEN_CLASS = re.compile(r"sr-only|visually-?hidden|screen-?reader|hidden|invisible|logo|site-?title|brand", re.I)
 _SEPARATORS = re.compile(r"\s+[|–—·•:/»«-]{1,2}\s+")
@@ -101,13 +101,14 @@ def headline_text(node: LexborNode) -> str:
         text = child.text_content or "" if child.tag == "-text" else child.text(deep=True, separator="")
         if not parts and not text.strip():
             continue
-        if child.tag != "-text" and not parts and _is_only_a_date(fold(text)):
+        if child.tag != "-text" and not parts and is_only_a_date(fold(text)):
             continue
         parts.append(text)
     return fold("".join(parts))
 
 
-def _is_only_a_date(text: str) -> bool:
+def is_only_a_date(text: str) -> bool:
+    """Return whether `text` is a date and little else (a dateline such as "24.01.2022" or "Bern, 17.08.2007")."""
     return date_from_text(text) is not None and len(re.sub(r"[\d\s.,:/年月日-]", "", text)) <= 12
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Ministry, RunCli, write_config
+from sitekit import EN_DIR, EN_LIST, en_listing
 
 from monitor.config import load_config
 from monitor.pages import extract_article
@@ -83,3 +84,66 @@ def test_article_no_charset_decodes_fails_with_that_reason(ministry: Ministry, t
     assert code == 0, err
     row = next(r for r in json.loads(out)["sources"] if r["source"] == "mfa-zh-fyrbt")
     assert row["failing_articles"] == 15
+
+
+ARTICLE_TEXTS = {
+    # (language, headline, a paragraph, the charset the page is really in); each is served under a UTF-8 <meta>.
+    "ja1": (
+        "ja",
+        "外務大臣会見記録",
+        "本日、外務大臣は記者会見を行い、日本とアメリカの関係について説明しました。",
+        "shift_jis",
+    ),
+    "ja2": (
+        "ja",
+        "外務報道官談話",
+        "政府は、国際社会と緊密に連携しつつ、引き続き適切に対応していく考えです。",
+        "euc_jp",
+    ),
+    "ko1": (
+        "ko",
+        "외교부 장관 기자회견",
+        "외교부 장관은 오늘 기자회견을 열고 한미 관계와 국제 협력 강화에 대해 설명했습니다.",
+        "euc_kr",
+    ),
+    "ru1": (
+        "ru",
+        "Брифинг официального представителя",
+        "Министр иностранных дел провёл переговоры с коллегой.",
+        "cp1251",
+    ),
+    "de1": (
+        "de",
+        "Ministerin trifft Amtskollegen",
+        "Die Bundesregierung fördert Wärmepumpen; größere Änderungen.",
+        "cp1252",
+    ),
+}
+
+
+def test_mislabelled_pages_of_a_url_only_source(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> None:
+    entries = [(f"./{doc}.shtml", f"{headline} ({doc})") for doc, (_l, headline, _p, _c) in ARTICLE_TEXTS.items()]
+    ministry.site.put(EN_DIR, en_listing(ministry.body(EN_LIST), entries))
+    for doc, (lang, headline, paragraph, charset) in ARTICLE_TEXTS.items():
+        body = "".join(f"<p>{paragraph} {n}</p>" for n in range(6))
+        page = (
+            f'<html lang="{lang}"><head><meta charset="utf-8"><title>{headline} | Ministry</title></head>'
+            f"<body><main><h1>{headline}</h1><p>2022-01-24</p>{body}</main></body></html>"
+        )
+        ministry.site.put(f"{EN_DIR}{doc}.shtml", page.encode(charset), content_type="text/html")
+    config = tmp_path / "zero.toml"
+    config.write_text(
+        f'[monitor]\ndatabase = "sqlite:///{tmp_path}/zero.db"\nhost_delay = "0s"\n\n'
+        f'[[sources]]\nid = "mixed"\nurl = "{ministry.url(EN_DIR)}"\n',
+        encoding="utf-8",
+    )
+
+    code, out, err = run_cli("check", "--config", str(config))
+
+    assert code == 0, err
+    assert out.startswith(f"mixed: {len(ARTICLE_TEXTS)} links, {len(ARTICLE_TEXTS)} new") and "0 failed fetches" in out
+    records = {str(r["url"]).rsplit("/", 1)[1][:-6]: r for r in _records(run_cli, config)}
+    for doc, (_lang, headline, paragraph, _charset) in ARTICLE_TEXTS.items():
+        assert records[doc]["title"] == headline
+        assert str(records[doc]["text"]).startswith(f"{paragraph} 0")
+        assert records[doc]["published"] == "2022-01-24T00:00:00+00:00"
