@@ -52,6 +52,7 @@ _SLASHED = re.compile(r"(?P<y>(?:19|20)\d\d)[/.](?P<m>\d\d?)[/.](?P<d>\d\d?)")
 _DOTTED = re.compile(r"(?<![\d.])(?P<d>\d\d?)\.\s?(?P<m>\d\d?)\.\s?" + _YEAR + _CLOCK)
 _DASHED = re.compile(r"(?<![\d-])(?P<d>\d\d?)-(?P<m>\d\d?)-" + _YEAR + _CLOCK)
 _DAY_MONTH_SLASH = re.compile(r"(?<![\d/])(?P<a>\d\d?)/(?P<b>\d\d?)/" + _YEAR)
+_DIGIT = re.compile(r"\d")
 _PATTERNS = (_ISO, _CJK, _SLASHED, _MDY, _DMY, _DOTTED, _DASHED, _DAY_MONTH_SLASH)
 _URL_DATES = (
     re.compile(r"/t(?P<y>(?:19|20)\d\d)(?P<m>\d\d)(?P<d>\d\d)_\d+"),
@@ -136,8 +137,20 @@ def date_label(before: str) -> str:
 
 def date_from_text(text: str, day_first: bool = True) -> datetime | date | None:
     """Return the first date stated in `text` (ISO, 2020年7月3日, July 3, 2020, 3 July 2020, 24.01.2022), or None."""
-    found = dates_in_text(text, day_first)
-    return found[0][1] if found else None
+    # The selector path calls this for every article's title and date node: stop at each pattern's first valid
+    # date, and skip text with no digit at all (every form has one).
+    if not _DIGIT.search(text):
+        return None
+    best: tuple[int, datetime | date] | None = None
+    for pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            if best is not None and match.start() >= best[0]:
+                break
+            value = _make(match, _month_of(match), day_first)
+            if value is not None:
+                best = (match.start(), value)
+                break
+    return best[1] if best else None
 
 
 def publication_date(text: str, day_first: bool = True) -> datetime | date | None:
