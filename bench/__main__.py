@@ -1,4 +1,4 @@
-"""`python -m bench [warm change import extract growth rss latency fleet] [--runs N] [--quick]`: run the benchmarks.
+"""`python -m bench [warm change import extract extraction charset growth rss latency fleet] [--runs N]`: run them.
 
 Every measured program runs as its own child process against a loopback simulator served from another process;
 results go to bench/results/<time>.json and the Markdown summary to stdout.
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.charsets import run_charsets
 from bench.cycles import run_cycles
 from bench.extraction import run_extract
 from bench.fleet import run_fleet
@@ -26,12 +27,15 @@ from bench.monitor_runner import use_checkout
 from bench.options import Options
 from bench.report import render
 from bench.service import run_latency, run_rss
+from bench.zeroconfig import run_extraction
 
-BENCHMARKS = ("import", "warm", "change", "extract", "growth", "rss", "latency", "fleet")
+BENCHMARKS = ("import", "warm", "change", "extract", "extraction", "charset", "growth", "rss", "latency", "fleet")
 CYCLES = {"import", "warm", "change"}
 RESULTS = Path(__file__).resolve().parent / "results"
 SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
     "extract": run_extract,
+    "extraction": run_extraction,
+    "charset": run_charsets,
     "growth": run_growth,
     "rss": run_rss,
     "latency": run_latency,

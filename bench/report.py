@@ -85,6 +85,46 @@ def _extract(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def _extraction(data: dict[str, Any]) -> list[str]:
+    ours, theirs = data["monitor"], data["trafilatura"]
+    ministry, wrong = data["ministry"], data["not_articles"]
+    version = data["trafilatura_version"]
+    return [
+        "### Zero-config extraction (no selectors), next to trafilatura in the same run",
+        "",
+        f"| | body F1 ({data['pages']} pages) | precision | recall | CPU ms/page (one core) | "
+        f"ministry titles exact (of {ministry['pages']}) | ministry dates exact | "
+        f"non-articles read as articles (of {wrong['pages']}) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| ministry-monitor `monitor extract` | {ours['f1']:.4f} | {ours['precision']:.4f} | {ours['recall']:.4f} | "
+        f"{ours['cpu']['ms_per_page']:.1f} | {ministry['monitor']['title']} | {ministry['monitor']['date']} | "
+        f"{wrong['monitor']} |",
+        f"| trafilatura {version} `extract` | {theirs['f1']:.4f} | {theirs['precision']:.4f} | "
+        f"{theirs['recall']:.4f} | {theirs['cpu']['ms_per_page']:.1f} | {ministry['trafilatura']['title']} | "
+        f"{ministry['trafilatura']['date']} | {wrong['trafilatura']} |",
+        "",
+        f"Ours refused {ours['refused']} of the {data['pages']} benchmark pages as not an article (scored as empty). "
+        f"Non-articles: ours read each page twice (with its real address, and with none), {wrong['monitor']} of "
+        f"{wrong['monitor_answers']} answers were articles.",
+        "",
+    ]
+
+
+def _charset(data: dict[str, Any]) -> list[str]:
+    ours, narrow = data["monitor"], data["narrow"]
+    return [
+        f"### Mislabelled charsets ({data['pages']} pages under a UTF-8 <meta>)",
+        "",
+        "| | pages read exactly | CPU ms/page | wrong |",
+        "| --- | --- | --- | --- |",
+        f"| monitor.http.decode (charset-normalizer) | {ours['exact']} | {ours['ms_per_page']:.1f} | "
+        f"{', '.join(ours['wrong']) or '-'} |",
+        f"| narrow sniff ({' → '.join(narrow['order'])}) | {narrow['exact']} | {narrow['ms_per_page']:.2f} | "
+        f"{', '.join(narrow['wrong']) or '-'} |",
+        "",
+    ]
+
+
 def _growth(data: dict[str, Any]) -> list[str]:
     lines = [
         f"### Store growth ({data['sources']} sources, warm cycle)",
@@ -186,8 +226,15 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     if "error" in cycles:
         lines += ["### import / warm / change", "", f"FAILED: {cycles['error']}", ""]
-    renderers = (("extract", _extract), ("growth", _growth), ("rss", _rss), ("latency", _latency), ("fleet", _fleet))
-    for name, render_one in renderers:
+    for name, render_one in (
+        ("extract", _extract),
+        ("extraction", _extraction),
+        ("charset", _charset),
+        ("growth", _growth),
+        ("rss", _rss),
+        ("latency", _latency),
+        ("fleet", _fleet),
+    ):
         if name in results and "error" in results[name]:
             lines += [f"### {name}", "", f"FAILED: {results[name]['error']}", ""]
         elif name in results:

@@ -7,6 +7,7 @@ MonitorError
 │   ├── FetchTimeoutError
 │   ├── FetchStatusError(status)               non-2xx/304 answer (404, 5xx, 429 ...)
 │   ├── FetchTooLargeError                     body over the size cap
+│   ├── DecodeError                            the bytes decode cleanly under no charset
 │   ├── BlockedError(status)                   a block or anti-bot challenge page (412, 521, JS cookie)
 │   └── RobotsDeniedError                      robots.txt forbids the URL for our User-Agent
 ├── ExtractError(source_id, url, field)        a page did not have what the selectors ask for
@@ -18,6 +19,7 @@ from __future__ import annotations
 __all__ = [
     "BlockedError",
     "ConfigError",
+    "DecodeError",
     "DeliveryError",
     "ExtractError",
     "FetchError",
@@ -78,6 +80,10 @@ class FetchStatusError(FetchError):
 
 class FetchTooLargeError(FetchError):
     """The body was larger than the configured cap."""
+
+
+class DecodeError(FetchError):
+    """The body's bytes decode cleanly under neither their declared charset nor any other."""
 
 
 class BlockedError(FetchError):

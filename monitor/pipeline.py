@@ -51,6 +51,8 @@ class SourceReport:
     events: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     listing_status: int | None = None
+    first_failure: str | None = None
+    """Why the first article fetch of this check that failed did, naming its URL."""
 
     def count(self, event_type: str) -> None:
         """Count one event of this type."""
@@ -224,6 +226,9 @@ class Pipeline:
             report.not_modified += 1
         elif observation.kind == "failed" or (observation.kind == "missing" and article.version == 0):
             report.failed += 1
+            if report.first_failure is None:
+                reason = observation.error or observation.kind
+                report.first_failure = reason if article.url in reason else f"{reason} at {article.url}"
         self._apply(source, article, observation, report)
 
     async def _observe(self, source: Source, article: ArticleState) -> Observation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,8 +125,18 @@ def test_real_listing_counts_failed_fetches_and_does_not_export_them(
     assert code == 0
     lines = out.splitlines()
     # The real listings link 40 and 15 articles; only t1793427 and t1793459 were saved, the rest answer 404.
-    assert lines[0] == "mfa-en-press: 40 links, 40 new, 40 fetched (0 not modified), 39 failed fetches; events: none"
-    assert lines[1] == "mfa-zh-fyrbt: 15 links, 15 new, 15 fetched (0 not modified), 14 failed fetches; events: none"
+    # Issue 13 added "(first: <reason> at <url>)" after the failed-fetch count; the counts are unchanged.
+    en_first, zh_first = (re.search(r"\(first: HTTP 404 at (\S+)\)", line) for line in lines[:2])
+    assert en_first is not None and zh_first is not None
+    assert lines[0] == (
+        "mfa-en-press: 40 links, 40 new, 40 fetched (0 not modified), 39 failed fetches "
+        f"(first: HTTP 404 at {en_first.group(1)}); events: none"
+    )
+    assert lines[1] == (
+        "mfa-zh-fyrbt: 15 links, 15 new, 15 fetched (0 not modified), 14 failed fetches "
+        f"(first: HTTP 404 at {zh_first.group(1)}); events: none"
+    )
+    assert en_first.group(1).startswith(ministry.url(EN_DIR)) and zh_first.group(1).startswith(ministry.base)
     records = _export(run_cli, config, "csv")
     assert [(r["source"], r["doc_id"], r["published"]) for r in records] == [
         ("mfa-en-press", "t1793427", "2020-06-30T00:00:00+08:00"),

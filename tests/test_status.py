@@ -123,3 +123,22 @@ def test_pid_file_beside_sqlite_else_beside_the_config(ministry: Ministry, tmp_p
     assert pid_path(config) == tmp_path / "monitor.pid"
     assert pid_path(postgres) == tmp_path / "sources.pid"
     assert pid_path(config, "/run/monitor.pid") == Path("/run/monitor.pid")
+
+
+def test_status_shows_failing_articles_and_their_last_reason(
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli
+) -> None:
+    # The real EN listing links 40 articles; only one was saved, the other 39 answer 404.
+    config = daemon_config(tmp_path, ministry.base, sources=("mfa-en-press",))
+    code, out, err = run_cli("check", "--config", str(config), "--source", "mfa-en-press")
+    assert code == 0, err
+    assert "39 failed fetches (first: HTTP 404 at " in out
+
+    code, out, _ = run_cli("status", "--config", str(config), "--json")
+    [row] = json.loads(out)["sources"]
+    assert (row["state"], row["articles"], row["failing_articles"], row["article_error"]) == ("ok", 40, 39, "HTTP 404")
+    assert row["last_error"] is None
+
+    code, out, _ = run_cli("status", "--config", str(config))
+    line = out.splitlines()[2]
+    assert "40 (39 failing)" in line and line.endswith("article: HTTP 404")

@@ -73,9 +73,10 @@ def describe(report: SourceReport) -> str:
         return f"{report.source_id}: FAILED ({report.outcome}): {report.error}"
     events = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
     listing = "unchanged" if report.listing_status == 304 else f"{report.links} links"
+    first = f" (first: {report.first_failure})" if report.first_failure else ""
     return (
         f"{report.source_id}: {listing}, {report.new} new, {report.fetched} fetched "
-        f"({report.not_modified} not modified), {report.failed} failed fetches; events: {events}"
+        f"({report.not_modified} not modified), {report.failed} failed fetches{first}; events: {events}"
     )
 
 

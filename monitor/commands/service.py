@@ -32,7 +32,7 @@ from monitor.service import (
     request_reload,
     run,
 )
-from storage import SourceState, describe_url, open_store, sqlite_path
+from storage import ArticleState, SourceState, describe_url, open_store, sqlite_path
 
 __all__ = ["COMMANDS", "fleet_workers", "pid_lock", "pid_path", "running_pid", "status_rows"]
 
@@ -197,13 +197,21 @@ def status_rows(config: Config) -> list[dict[str, Any]]:
     with opened_store(config) as store:
         states = {state.source_id: state for state in store.source_states()}
         ids = [source.id for source in config.sources] + sorted(states.keys() - {s.id for s in config.sources})
-        articles = {source_id: len(store.articles(source_id)) for source_id in ids}
+        articles = {source_id: list(store.articles(source_id).values()) for source_id in ids}
     configured = {source.id for source in config.sources}
     return [_row(sid, states.get(sid), articles[sid], sid in configured) for sid in ids]
 
 
-def _row(source_id: str, state: SourceState | None, articles: int, configured: bool) -> dict[str, Any]:
+def _article_failures(articles: list[ArticleState]) -> tuple[int, str | None]:
+    """Return how many articles' last fetch failed, and the reason of the latest such failure."""
+    failing = [a for a in articles if a.fail_count > 0]
+    latest = max(failing, key=lambda a: a.last_fetch_at or a.first_seen, default=None)
+    return len(failing), latest.last_error if latest is not None else None
+
+
+def _row(source_id: str, state: SourceState | None, articles: list[ArticleState], configured: bool) -> dict[str, Any]:
     state = state or SourceState(source_id)
+    failing, article_error = _article_failures(articles)
     if not configured:
         label = "removed"
     elif state.failing:
@@ -222,8 +230,10 @@ def _row(source_id: str, state: SourceState | None, articles: int, configured: b
         "last_outcome": state.last_outcome,
         "consecutive_failures": state.consecutive_failures,
         "failing": state.failing,
-        "articles": articles,
+        "articles": len(articles),
         "last_error": state.last_error,
+        "failing_articles": failing,
+        "article_error": article_error,
     }
 
 
@@ -280,13 +290,23 @@ def format_table(rows: list[dict[str, Any]], now: datetime) -> list[str]:
             _relative(row["last_success"], now, "never"),
             _relative(row["next_due"], now, "-"),
             str(row["consecutive_failures"]),
-            str(row["articles"]),
-            _clip(row["last_error"] or "-"),
+            _articles_cell(row),
+            _clip(row["last_error"] or _article_error_cell(row) or "-"),
         )
         for row in rows
     ]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
+
+
+def _articles_cell(row: dict[str, Any]) -> str:
+    failing = row.get("failing_articles") or 0
+    return f"{row['articles']} ({failing} failing)" if failing else str(row["articles"])
+
+
+def _article_error_cell(row: dict[str, Any]) -> str | None:
+    reason = row.get("article_error")
+    return f"article: {reason}" if reason else None
 
 
 def _relative(stamp: str | None, now: datetime, missing: str) -> str:

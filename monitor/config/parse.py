@@ -26,6 +26,7 @@ from monitor.config.types import (
     DEFAULT_CONFIRM_REMOVAL_AFTER,
     DEFAULT_DATABASE,
     DEFAULT_DATE_FROM,
+    DEFAULT_DATE_FROM_PAGE,
     DEFAULT_DELIVERY_MAX_AGE,
     DEFAULT_FAILING_AFTER,
     DEFAULT_HOST_CONCURRENCY,
@@ -211,6 +212,7 @@ _SOURCE_KEYS = {
     "error_urls",
     "proven_by",
     "notes",
+    "language",
     "listing",
     "article",
 }
@@ -230,9 +232,9 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
     reader.only(_SOURCE_KEYS)
     source_id = reader.slug("id")
     reader.source_id = source_id
-    listing = reader.table("listing", required=True)
+    listing = reader.table("listing")
     listing.only({"links", "min_links_ratio", "next", "pages", "max_pages"})
-    article = reader.table("article", required=True)
+    article = reader.table("article")
     article.only(_ARTICLE_KEYS)
     interval = reader.duration("interval", DEFAULT_INTERVAL, positive=True)
     return Source(
@@ -254,6 +256,7 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         robots=reader.boolean("robots", True),
         error_urls=reader.strings("error_urls", ()),
         proven_by=reader.strings("proven_by", ()),
+        language=reader.optional_string("language"),
     )
 
 
@@ -262,7 +265,7 @@ def _parse_listing(reader: TableReader) -> ListingSelectors:
     if pages is not None and "{n}" not in pages:
         reader.fail("pages", f"{pages!r} has no {{n}} for the page number (e.g. 'default_{{n}}.shtml')")
     return ListingSelectors(
-        links=reader.string("links"),
+        links=reader.optional_string("links"),
         min_links_ratio=reader.number("min_links_ratio", DEFAULT_MIN_LINKS_RATIO, maximum=1.0),
         next=reader.optional_string("next"),
         pages=pages,
@@ -271,14 +274,15 @@ def _parse_listing(reader: TableReader) -> ListingSelectors:
 
 
 def _parse_article(reader: TableReader) -> ArticleSelectors:
-    date_from = reader.strings("date_from", DEFAULT_DATE_FROM)
+    date = reader.optional_string("date")
+    date_from = reader.strings("date_from", DEFAULT_DATE_FROM if date else DEFAULT_DATE_FROM_PAGE)
     for item in date_from:
         if item not in DATE_SOURCES:
             reader.fail("date_from", f"unknown date source {item!r}; use {sorted(DATE_SOURCES)}")
     return ArticleSelectors(
-        title=reader.string("title"),
-        body=reader.string("body"),
-        date=reader.optional_string("date"),
+        title=reader.optional_string("title"),
+        body=reader.optional_string("body"),
+        date=date,
         date_from=date_from,
         remove=reader.strings("remove", DEFAULT_REMOVE),
         ignore=reader.strings("ignore", ()),

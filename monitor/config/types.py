@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_CONFIRM_REMOVAL_AFTER",
     "DEFAULT_DATABASE",
     "DEFAULT_DATE_FROM",
+    "DEFAULT_DATE_FROM_PAGE",
     "DEFAULT_DELIVERY_MAX_AGE",
     "DEFAULT_FAILING_AFTER",
     "DEFAULT_HOST_CONCURRENCY",
@@ -69,6 +70,8 @@ DEFAULT_DELIVERY_MAX_AGE = timedelta(hours=24)
 DEFAULT_CHECK_DELIVERY_TIMEOUT = timedelta(seconds=30)
 DEFAULT_REMOVE = ("script", "style", "noscript")
 DEFAULT_DATE_FROM = ("selector", "title", "url")
+DEFAULT_DATE_FROM_PAGE = ("page", "title", "url")
+"""Without a `date` selector the date comes from what the page declares (JSON-LD, meta, <time>, text by the title)."""
 
 EVENT_TYPES = frozenset(
     {
@@ -81,7 +84,7 @@ EVENT_TYPES = frozenset(
     }
 )
 WEBHOOK_FORMATS = frozenset({"standard", "slack", "discord"})
-DATE_SOURCES = frozenset({"selector", "title", "url"})
+DATE_SOURCES = frozenset({"selector", "page", "title", "url"})
 
 
 class Secret:
@@ -130,11 +133,12 @@ class Secret:
 class ListingSelectors:
     """How to find article links on a listing page, and how to reach its older pages (backfill after downtime).
 
-    `pages` is a URL pattern relative to the listing with `{n}` for the page after the first (1, 2, ...);
-    else `next` is the CSS selector of the next-page link; else a `rel="next"` link is followed.
+    Without `links`, the links are found from the page's structure. `pages` is a URL pattern relative to the listing
+    with `{n}` for the page after the first (1, 2, ...); else `next` is the CSS selector of the next-page link; else a
+    `rel="next"` link is followed.
     """
 
-    links: str
+    links: str | None = None
     min_links_ratio: float = DEFAULT_MIN_LINKS_RATIO
     next: str | None = None
     pages: str | None = None
@@ -143,12 +147,12 @@ class ListingSelectors:
 
 @dataclass(frozen=True, slots=True)
 class ArticleSelectors:
-    """How to read an article page."""
+    """How to read an article page; a selector left out (None) is replaced by the generic reader for that field."""
 
-    title: str
-    body: str
+    title: str | None = None
+    body: str | None = None
     date: str | None = None
-    date_from: tuple[str, ...] = DEFAULT_DATE_FROM
+    date_from: tuple[str, ...] = DEFAULT_DATE_FROM_PAGE
     remove: tuple[str, ...] = DEFAULT_REMOVE
     ignore: tuple[str, ...] = ()
     ignore_text: tuple[re.Pattern[str], ...] = ()
@@ -162,8 +166,8 @@ class Source:
     id: str
     name: str
     url: str
-    listing: ListingSelectors
-    article: ArticleSelectors
+    listing: ListingSelectors = ListingSelectors()
+    article: ArticleSelectors = ArticleSelectors()
     interval: timedelta = DEFAULT_INTERVAL
     cron: str | None = None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
@@ -177,6 +181,8 @@ class Source:
     robots: bool = True
     error_urls: tuple[str, ...] = ()
     proven_by: tuple[str, ...] = ()
+    language: str | None = None
+    """The pages' language tag (e.g. "de", "en-US"): says whether 01/02/2022 is 1 February; else the page's lang."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)

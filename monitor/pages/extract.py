@@ -15,7 +15,19 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 from monitor.config import ArticleSelectors, Config, ListingSelectors, Source
 from monitor.errors import ConfigError, ExtractError
 from monitor.http import decode_html
-from monitor.pages.dates import date_from_text, date_from_url, format_published
+from monitor.pages.dates import date_from_text, date_from_url, day_first_for, format_published
+from monitor.pages.headline import (
+    declares_article,
+    find_headline,
+    find_published,
+    headline_text,
+    is_only_a_date,
+    page_language,
+    title_from_metadata,
+)
+from monitor.pages.linkfinder import find_article_links
+from monitor.pages.mainblock import find_main_text
+from monitor.pages.text import fold, paragraphs, tidy
 
 __all__ = [
     "Extracted",
@@ -26,20 +38,13 @@ __all__ = [
     "is_error_page",
     "looks_like_challenge",
     "normalise_url",
+    "not_html",
 ]
 
-# Elements that end a paragraph. Everything else is inline and joins its neighbours without a space, so
-# `Chin</SPAN><SPAN>ese` stays "Chinese".
-_BLOCKS = frozenset(
-    "address article aside blockquote dd div dl dt fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header "
-    "hr li main nav ol p pre section table tbody thead tfoot tr td th ul center".split()
-)
-_SKIP = frozenset(
-    {"script", "style", "noscript", "template", "iframe", "object", "svg", "button", "select", "-comment"}
-)
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _DOC_ID = re.compile(r"/(t\d{5,}(?:_\d+)?)\.s?html?$")
 _SAFE_SCHEMES = frozenset({"http", "https"})
+_LISTING_LINKS = 8
+_SHORT_TEXT = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +76,37 @@ def normalise_url(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), host, parts.path or "/", parts.query, ""))
 
 
-def _parse(body: bytes, content_type: str | None) -> LexborHTMLParser:
-    return LexborHTMLParser(decode_html(body, content_type))
+def _parse(body: bytes, content_type: str | None, source_id: str = "-", url: str = "") -> LexborHTMLParser:
+    if (kind := not_html(body, content_type)) is not None:
+        message = "the page is empty" if kind == "empty body" else f"not an HTML page ({kind})"
+        raise ExtractError(message, source_id=source_id, url=url, field="page")
+    return LexborHTMLParser(decode_html(body, content_type, source_id=source_id, url=url))
 
 
-def _fold(text: str) -> str:
-    # str.split() splits at exactly the characters regex `\s` matches (NBSP, U+2000-U+200A, U+3000 and the rest
-    # of str.isspace()), at a fraction of the cost of a regex substitution. The zero-width characters are not
-    # ASCII, and str.isascii() is a flag lookup: ASCII text skips that scan.
-    if not text.isascii():
-        text = _ZERO_WIDTH.sub("", text)
-    return " ".join(text.split())
+_NOT_HTML_TYPES = ("application/pdf", "application/json", "image/", "audio/", "video/", "application/zip", "font/")
+_NOT_HTML_MAGIC = (
+    (b"%PDF-", "PDF"),
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"GIF8", "GIF image"),
+    (b"PK\x03\x04", "ZIP archive"),
+)
+
+
+def not_html(body: bytes, content_type: str | None) -> str | None:
+    """Return what a page is when it is plainly not HTML (PDF, JSON, an image, empty), else None."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if any(media.startswith(kind) for kind in _NOT_HTML_TYPES):
+        return media
+    head = body[:64].lstrip()
+    if not head:
+        return "empty body"
+    for magic, name in _NOT_HTML_MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:1] in (b"{", b"[") and b"<" not in body[:1024]:
+        return "JSON"
+    return None
 
 
 def _host_allowed(url: str, base_host: str, allow_domains: tuple[str, ...]) -> bool:
@@ -100,9 +125,11 @@ def extract_links(body: bytes, content_type: str | None, base_url: str, source: 
     Links to other hosts (outside `allow_domains`) are dropped so a page cannot send us elsewhere.
     Raises ExtractError when the selector matches no link: a layout change or block page, never "no news".
     """
-    tree = _parse(body, content_type)
+    tree = _parse(body, content_type, source.id, base_url)
     base = _base_href(tree, base_url)
     base_host = (urlsplit(base_url).hostname or "").lower()
+    if source.listing.links is None:
+        return _found_links(tree, base_url, base, base_host, source)
     links: dict[str, ListingLink] = {}
     for node in tree.css(source.listing.links):
         href = _anchor_href(node)
@@ -110,12 +137,30 @@ def extract_links(body: bytes, content_type: str | None, base_url: str, source: 
             continue
         url = normalise_url(urljoin(base, href))
         if url not in links and _host_allowed(url, base_host, source.allow_domains):
-            links[url] = ListingLink(url=url, title=_fold(node.text(deep=True, separator="")))
+            links[url] = ListingLink(url=url, title=fold(node.text(deep=True, separator="")))
     if not links:
         raise ExtractError(
             f"listing selector {source.listing.links!r} matched no article link (layout change or block page?)",
             source_id=source.id,
             url=base_url,
+            field="listing.links",
+        )
+    return list(links.values())
+
+
+def _found_links(tree: LexborHTMLParser, page_url: str, base: str, base_host: str, source: Source) -> list[ListingLink]:
+    def allowed(url: str) -> bool:
+        return _host_allowed(url, base_host, source.allow_domains)
+
+    links: dict[str, ListingLink] = {}
+    for found in find_article_links(tree, page_url, base, allowed):
+        url = normalise_url(found.url)
+        links.setdefault(url, ListingLink(url=url, title=found.title))
+    if not links:
+        raise ExtractError(
+            "no block of article-like links found on the listing (not a listing, or a block page?)",
+            source_id=source.id,
+            url=page_url,
             field="listing.links",
         )
     return list(links.values())
@@ -140,12 +185,45 @@ def _base_href(tree: LexborHTMLParser, page_url: str) -> str:
 def extract_article(body: bytes, content_type: str | None, url: str, source: Source) -> Extracted:
     """Return the title, date, body text and ids of an article page.
 
-    Raises ExtractError naming the field when the title or body selector finds nothing.
+    Each selector the source leaves out is replaced by the generic reader for that field (monitor.pages.headline,
+    monitor.pages.mainblock). Raises ExtractError naming the field when a selector finds nothing, or when the
+    generic reader finds no headline or no article text (a listing, an error page, a script-only shell).
     """
     selectors = source.article
-    tree = _parse(body, content_type)
-    title = _required_text(tree, selectors.title, "article.title", source, url)
-    root = tree.css_first(selectors.body)
+    tree = _parse(body, content_type, source.id, url)
+    headline = None
+    if selectors.title is None or selectors.body is None or "page" in selectors.date_from:
+        headline = find_headline(tree)  # before the body's clean-up takes nodes out of the tree
+    if selectors.title is not None:
+        title = _required_text(tree, selectors.title, "article.title", source, url)
+    else:
+        title = _generic_title(tree, headline, source, url)
+    published = _published(tree, headline, title, url, source)
+    if selectors.body is not None:
+        text = _selected_body(tree, source, url)
+    else:
+        titles = {title, headline_text(headline)} if headline is not None else {title}
+        text = _generic_body(tree, titles, source, url)
+    if selectors.ignore_text:
+        # Paragraphs come out folded, so only the noise patterns can leave text for tidy to fix.
+        for pattern in selectors.ignore_text:
+            text = pattern.sub("", text)
+        text = tidy(text)
+    if not text:
+        # An empty body is a broken page, not an edit that wiped the article.
+        raise ExtractError("body has no text", source_id=source.id, url=url, field="article.body")
+    return Extracted(
+        title=title,
+        published=published,
+        text=text,
+        doc_id=_doc_id(tree, url),
+        canonical_url=_canonical(tree, url),
+    )
+
+
+def _selected_body(tree: LexborHTMLParser, source: Source, url: str) -> str:
+    selectors = source.article
+    root = tree.css_first(selectors.body or "body")
     if root is None:
         raise ExtractError(
             f"selector {selectors.body!r} matched nothing", source_id=source.id, url=url, field="article.body"
@@ -153,76 +231,67 @@ def extract_article(body: bytes, content_type: str | None, url: str, source: Sou
     for selector in selectors.remove + selectors.ignore:
         for node in root.css(selector):
             node.decompose()
-    text = "\n\n".join(_paragraphs(root))
-    if selectors.ignore_text:
-        # Paragraphs come out folded, so only the noise patterns can leave text for _tidy to fix.
-        for pattern in selectors.ignore_text:
-            text = pattern.sub("", text)
-        text = _tidy(text)
-    if not text:
-        # An empty body is a broken page, not an edit that wiped the article.
-        raise ExtractError("body has no text", source_id=source.id, url=url, field="article.body")
-    return Extracted(
-        title=title,
-        published=_published(tree, title, url, source),
-        text=text,
-        doc_id=_doc_id(tree, url),
-        canonical_url=_canonical(tree, url),
-    )
+    return "\n\n".join(paragraphs(root))
+
+
+def _generic_title(tree: LexborHTMLParser, headline: LexborNode | None, source: Source, url: str) -> str:
+    title = headline_text(headline) if headline is not None else title_from_metadata(tree)
+    if not title:
+        raise ExtractError("no headline found", source_id=source.id, url=url, field="article.title")
+    return title
+
+
+def _generic_body(tree: LexborHTMLParser, titles: set[str], source: Source, url: str) -> str:
+    root = tree.body
+    if root is not None:
+        for selector in source.article.remove + source.article.ignore:
+            for node in root.css(selector):
+                node.remove()
+    declared = declares_article(tree)
+    found = find_main_text(tree, titles, declared)
+    reason = found.reason
+    text_len = len("".join(found.paragraphs))
+    if reason is None and not declared and text_len < _SHORT_TEXT:
+        # A short text beside a block of article links longer than it is a listing's intro, not an article.
+        here = urlsplit(url)[:2]  # a saved page read from a file: its relative links are on "its site" too
+        host = (urlsplit(url).hostname or "").lower()
+
+        def on_site(link: str) -> bool:
+            return urlsplit(link)[:2] == here or _host_allowed(link, host, source.allow_domains)
+
+        # A page read from a file has no listing path to be deeper than: every link on it counts as deep.
+        listing = url if here[0] in _SAFE_SCHEMES else "file:///"
+        items = find_article_links(tree, listing, url, on_site)
+        if len(items) >= _LISTING_LINKS and text_len < sum(len(item.item_text) for item in items):
+            reason = f"a listing of {len(items)} article links"
+    if reason is not None:
+        raise ExtractError(f"no article text found ({reason})", source_id=source.id, url=url, field="article.body")
+    return "\n\n".join(_without_datelines(found.paragraphs))
+
+
+def _without_datelines(paragraphs: list[str]) -> list[str]:
+    """Drop the date-only lines at the top of a generic body: they are the page's date, read separately."""
+    start = 0
+    while start < min(3, len(paragraphs) - 1) and len(paragraphs[start]) <= 40 and is_only_a_date(paragraphs[start]):
+        start += 1
+    return paragraphs[start:]
 
 
 def _required_text(tree: LexborHTMLParser, selector: str, field: str, source: Source, url: str) -> str:
     for node in tree.css(selector):
-        text = _fold(node.text(deep=True, separator=""))
+        text = fold(node.text(deep=True, separator=""))
         if text:
             return text
     raise ExtractError(f"selector {selector!r} matched no text", source_id=source.id, url=url, field=field)
 
 
-def _paragraphs(root: LexborNode) -> list[str]:
-    paragraphs: list[str] = []
-    current: list[str] = []
-    _walk(root, paragraphs, current)
-    _flush(paragraphs, current)
-    return paragraphs
-
-
-def _flush(paragraphs: list[str], current: list[str]) -> None:
-    if not current:
-        return
-    text = _fold("".join(current))
-    if text:
-        paragraphs.append(text)
-    current.clear()
-
-
-def _walk(node: LexborNode, paragraphs: list[str], current: list[str]) -> None:
-    for child in node.iter(include_text=True):
-        tag = child.tag
-        if tag == "-text":
-            current.append(child.text_content or "")
-        elif tag in _SKIP:
-            continue
-        elif tag == "br":
-            _flush(paragraphs, current)
-        elif tag in _BLOCKS:
-            _flush(paragraphs, current)
-            _walk(child, paragraphs, current)
-            _flush(paragraphs, current)
-        else:
-            _walk(child, paragraphs, current)
-
-
-def _tidy(text: str) -> str:
-    lines = (_fold(line) for line in text.split("\n\n"))
-    return "\n\n".join(line for line in lines if line)
-
-
-def _published(tree: LexborHTMLParser, title: str, url: str, source: Source) -> str | None:
+def _published(tree: LexborHTMLParser, headline: LexborNode | None, title: str, url: str, source: Source) -> str | None:
     for origin in source.article.date_from:
         value = None
         if origin == "selector" and source.article.date:
             value = _date_from_nodes(tree, source.article.date)
+        elif origin == "page":
+            value = find_published(tree, headline, url, day_first_for(source.language or page_language(tree)))
         elif origin == "title":
             value = date_from_text(title)
         elif origin == "url":
@@ -238,7 +307,7 @@ def _date_from_nodes(tree: LexborHTMLParser, selector: str) -> datetime | date |
             raw = node.attributes.get(attr)
             if raw and (value := date_from_text(raw)) is not None:
                 return value
-        text = _fold(node.text(deep=True, separator=" "))
+        text = fold(node.text(deep=True, separator=" "))
         if text and (value := date_from_text(text)) is not None:
             return value
     return None
@@ -269,7 +338,7 @@ def is_error_page(body: bytes, content_type: str | None, final_url: str, source:
         return True
     if not source.article.error_markers:
         return False
-    text = decode_html(body, content_type)
+    text = decode_html(body, content_type, source_id=source.id, url=final_url)
     return any(marker in text for marker in source.article.error_markers)
 
 
@@ -287,7 +356,7 @@ def looks_like_challenge(body: bytes, content_type: str | None) -> bool:
         return True
     for node in root.css("script, style, noscript"):
         node.decompose()
-    return len(_fold(root.text(deep=True, separator=" "))) < 200
+    return len(fold(root.text(deep=True, separator=" "))) < 200
 
 
 def check_selectors(config: Config) -> None:
@@ -304,10 +373,13 @@ def check_selectors(config: Config) -> None:
 
 
 def _selectors_of(listing: ListingSelectors, article: ArticleSelectors) -> list[tuple[str, str]]:
-    pairs = [("listing.links", listing.links), ("article.title", article.title), ("article.body", article.body)]
-    if listing.next:
-        pairs.append(("listing.next", listing.next))
-    if article.date:
-        pairs.append(("article.date", article.date))
+    named = [
+        ("listing.links", listing.links),
+        ("listing.next", listing.next),
+        ("article.title", article.title),
+        ("article.body", article.body),
+        ("article.date", article.date),
+    ]
+    pairs = [(key, selector) for key, selector in named if selector]
     pairs += [("article.remove", s) for s in article.remove] + [("article.ignore", s) for s in article.ignore]
     return pairs

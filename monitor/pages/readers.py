@@ -28,7 +28,7 @@ import os
 
 from monitor.config import Source
 from monitor.content import content_hash
-from monitor.errors import ExtractError
+from monitor.errors import DecodeError, ExtractError
 from monitor.http import Page
 from monitor.pages.extract import extract_article, is_error_page
 from monitor.pages.observation import Observation
@@ -61,11 +61,11 @@ def read_article(source: Source, page: Page) -> Observation:
 
     Pure: runs in a worker process (or inline); its arguments and result cross the process boundary pickled.
     """
-    if is_error_page(page.body, page.content_type, page.final_url, source):
-        return Observation("missing", error=f"error page at {page.final_url}")
     try:
+        if is_error_page(page.body, page.content_type, page.final_url, source):
+            return Observation("missing", error=f"error page at {page.final_url}")
         extracted = extract_article(page.body, page.content_type, page.final_url, source)
-    except ExtractError as exc:
+    except (ExtractError, DecodeError) as exc:
         return Observation("failed", error=str(exc))
     return Observation(
         "content",

@@ -125,25 +125,6 @@ BAD_CONFIGS = [
         "",
         SOURCE + "key 'url': missing required key",
     ),
-    (
-        "missing-listing-links",
-        'links = "div.newsLst_mod ul li a"\n',
-        "",
-        SOURCE + "key 'listing.links': missing required key",
-    ),
-    (
-        "missing-article-body",
-        'body = "div.content_mod div.content"\n',
-        "",
-        SOURCE + "key 'article.body': missing required key",
-    ),
-    (
-        "missing-article-table",
-        '[sources.article]\ntitle = "div.content_mod h2.title"\n'
-        'body = "div.content_mod div.content"\nremove = ["script", "style"]\n',
-        "",
-        SOURCE + "key 'article': missing table",
-    ),
     ("missing-id", 'id = "mfa-en-press"\n', "", "source 'sources[0]': key 'id': missing required key"),
     (
         "bad-url-no-scheme",
@@ -243,6 +224,53 @@ def test_shipped_config_parses_into_typed_values() -> None:
 def test_base_config_validates(tmp_path: Path, run_cli: RunCli) -> None:
     path = write(tmp_path, BASE)
     assert run_cli("validate", "--config", str(path)) == (0, f"{path}: OK, 1 sources, 1 webhooks\n", "")
+
+
+# Issue 13 moved three cases out of BAD_CONFIGS ("missing-listing-links", "missing-article-body",
+# "missing-article-table"): a source may leave out its selectors, each one read generically instead.
+@pytest.mark.parametrize(
+    ("old", "new", "links", "title", "body"),
+    [
+        ('links = "div.newsLst_mod ul li a"\n', "", None, "div.content_mod h2.title", "div.content_mod div.content"),
+        ('body = "div.content_mod div.content"\n', "", "div.newsLst_mod ul li a", "div.content_mod h2.title", None),
+        (
+            '[sources.article]\ntitle = "div.content_mod h2.title"\n'
+            'body = "div.content_mod div.content"\nremove = ["script", "style"]\n',
+            "",
+            "div.newsLst_mod ul li a",
+            None,
+            None,
+        ),
+        ('[sources.listing]\nlinks = "div.newsLst_mod ul li a"\n', "", None, "div.content_mod h2.title", None),
+    ],
+    ids=["no-listing-links", "no-article-body", "no-article-table", "no-listing-table"],
+)
+def test_selectors_are_optional_key_by_key(
+    tmp_path: Path, run_cli: RunCli, old: str, new: str, links: str | None, title: str | None, body: str | None
+) -> None:
+    text = BASE.replace(old, new)
+    if "[sources.listing]" not in text:
+        text = text.replace('body = "div.content_mod div.content"\n', "")
+    path = write(tmp_path, text)
+    assert run_cli("validate", "--config", str(path)) == (0, f"{path}: OK, 1 sources, 1 webhooks\n", "")
+    source = load_config(path).source("mfa-en-press")
+    assert (source.listing.links, source.article.title, source.article.body) == (links, title, body)
+
+
+def test_url_only_source(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[[sources]]\nid = "bmwk"\nurl = "https://www.bmwk.de/Navigation/DE/Presse/presse.html"\nlanguage = "de"\n',
+    )
+    source = load_config(path).source("bmwk")
+    assert (source.listing.links, source.article.title, source.article.body, source.article.date) == (None,) * 4
+    assert source.article.date_from == ("page", "title", "url")
+    assert source.language == "de"
+
+
+def test_date_from_defaults_to_the_selector_when_there_is_one() -> None:
+    press = load_config(SHIPPED).source("mfa-zh-fyrbt")
+    assert press.article.date_from == ("selector", "title", "url")
 
 
 # -- bad configs ---------------------------------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import random
 from pathlib import Path
 
 import pytest
 
+from monitor.errors import DecodeError
 from monitor.http import decode_html, sniff_charset
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -121,12 +123,14 @@ CASES = [
         "text/html; charset=us-ascii",
         page("", CP1252_TEXT),
     ),
-    # A page that declares UTF-8 is read as UTF-8; a stray byte becomes U+FFFD instead of failing the page.
+    # Issue 13 changed this case: it was read as "caf\ufffd". Bytes that are not UTF-8 under a UTF-8 label are a
+    # wrong label (here Latin), read by the charset that decodes them cleanly; replacement characters are never
+    # stored for a mislabel. (A right label over damaged bytes keeps U+FFFD: see test_damaged_utf8_keeps_label.)
     (
         "declared-utf8-stray-byte",
         b'<meta charset="utf-8"><p>caf\xe9</p>',
         None,
-        '<meta charset="utf-8"><p>caf\ufffd</p>',
+        '<meta charset="utf-8"><p>caf\u00e9</p>',
     ),
 ]
 
@@ -215,3 +219,51 @@ def test_real_page_reencoded_as_gb18030(meta: str, content_type: str | None) -> 
     assert original.count(ZH_META) == 1
     variant = original.replace(ZH_META, meta)
     assert decode_html(variant.encode("gb18030"), content_type) == variant
+
+
+UTF8_META = '<meta charset="utf-8">'
+MISLABELS = [
+    # (id, the page's language, its text, the charset its bytes are really in); each is served under a UTF-8 <meta>.
+    ("zh-gb18030", "zh", ZH_TEXT + "外交部发言人赵立坚主持例行记者会。中方坚决反对。", "gb18030"),
+    ("zh-tw-big5", "zh", "外交部發言人表示，中華民國政府高度重視兩岸關係的和平穩定發展。", "big5"),
+    ("ja-shift-jis", "ja", "本日、外務大臣は記者会見を行い、日本とアメリカの関係について説明しました。", "shift_jis"),
+    ("ja-euc-jp", "ja", "本日、外務大臣は記者会見を行い、日本とアメリカの関係について説明しました。", "euc_jp"),
+    ("ko-euc-kr", "ko", "외교부 장관은 오늘 기자회견을 열고 한미 관계와 국제 협력 강화에 대해 설명했습니다.", "euc_kr"),
+    ("ru-windows-1251", "ru", "Министр иностранных дел провёл переговоры. Стороны обсудили вопросы.", "cp1251"),
+    ("de-windows-1252", "de", "Die Regierung fördert Wärmepumpen; Größere Änderungen ab 1. März.", "cp1252"),
+    ("fr-windows-1252", "fr", "Le ministère de l’Europe a publié un communiqué sur la sécurité « ici ».", "cp1252"),
+    ("pl-windows-1250", "pl", "Ministerstwo Spraw Zagranicznych informuje, że minister spotkał się z nimi.", "cp1250"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "charset"), [c[1:] for c in MISLABELS], ids=[c[0] for c in MISLABELS])
+def test_wrong_utf8_label_is_read_by_the_charset_that_decodes(lang: str, text: str, charset: str) -> None:
+    html = f'<html lang="{lang}"><head>{UTF8_META}<title>{text[:20]}</title></head><body><p>{text}</p></body></html>'
+    for content_type in (None, "text/html", "text/html; charset=utf-8"):
+        decoded = decode_html(html.encode(charset), content_type)
+        assert decoded == html
+        assert "\ufffd" not in decoded
+
+
+def test_utf8_bytes_under_a_legacy_label_are_utf8() -> None:
+    html = page('<meta charset="gb2312">', ZH_TEXT)
+    assert decode_html(html.encode(), None) == html
+    latin = page('<meta charset="windows-1252">', "Größere Änderungen — café")
+    assert decode_html(latin.encode(), "text/html; charset=iso-8859-1") == latin
+
+
+def test_damaged_utf8_keeps_label() -> None:
+    # A right label over one truncated character among many good ones: the label is kept, the damage shows.
+    good = page(UTF8_META, "外交部发言人赵立坚主持例行记者会" * 10).encode()
+    damaged = good.replace("会".encode(), "会".encode()[:2], 1)
+    text = decode_html(damaged, None)
+    assert text.count("\ufffd") == 1
+    assert text.count("外交部发言人") == 10
+
+
+def test_bytes_no_charset_decodes_are_refused() -> None:
+    noise = random.Random(13).randbytes(4096)
+    with pytest.raises(DecodeError) as caught:
+        decode_html(b'<meta charset="utf-8"><p>' + noise, None, source_id="mfa", url="https://example.org/a")
+    assert "not valid utf-8" in caught.value.reason
+    assert "[mfa] https://example.org/a" in str(caught.value)
