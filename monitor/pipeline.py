@@ -15,12 +15,18 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from monitor.config import Config, Source
-from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusError
+from monitor.errors import (
+    BlockedError,
+    ExtractError,
+    FetchDeadlineError,
+    FetchError,
+    FetchStatusError,
+)
 from monitor.events import article_event, source_event
 from monitor.http import Fetcher, Page
 from monitor.lifecycle import Decision, decide
 from monitor.pages import Observation, PageReaders, extract_links, looks_like_challenge, normalise_url
-from storage import ArticleState, EventRecord, SourceState, Store
+from storage import ArticleState, EventRecord, SourceState, StorageError, Store
 
 __all__ = ["Pipeline", "SourceReport"]
 
@@ -73,22 +79,38 @@ class Pipeline:
     ) -> SourceReport:
         """Check one source once and return what happened; source failures are recorded, not raised.
 
+        A poll that hangs past the poll deadline, hits a bound, meets a store error or crashes is a failure of this
+        source (counted, with its reason), never an error of the caller, which goes on with the other sources.
         `next_due` (the daemon's next poll of the source) is saved with the source's state, in its one write per
         check; without it the stored value is kept.
         """
         report = SourceReport(source.id)
-        state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
-        state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
-        if next_due is not None:
-            state.next_due = next_due
+        state = SourceState(source.id, name=source.name, url=source.url)
+        deadline_s = self.config.http.poll_deadline.total_seconds()
         try:
-            page = await self._fetcher.fetch(
-                source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
-            )
-            links = self._listing_links(source, state, page)
+            async with asyncio.timeout(deadline_s):
+                state = self._store.source_state(source.id) or state
+                state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
+                if next_due is not None:
+                    state.next_due = next_due
+                await self._cycle(source, state, report, revisit_all)
         except (FetchError, ExtractError) as exc:
             self._source_failed(source, state, exc, report)
-            return report
+        except TimeoutError:
+            reason = f"poll not finished within the {deadline_s:g}s poll deadline"
+            self._source_failed(source, state, FetchDeadlineError(reason, source_id=source.id, url=source.url), report)
+        except StorageError as exc:
+            self._source_failed(source, state, exc, report, outcome="store")
+        except Exception as exc:  # the per-source wrapper (check and daemon): one source's crash stays its own
+            logger.exception("source %s: poll crashed", source.id)
+            self._source_failed(source, state, exc, report, outcome="crash")
+        return report
+
+    async def _cycle(self, source: Source, state: SourceState, report: SourceReport, revisit_all: bool) -> None:
+        page = await self._fetcher.fetch(
+            source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
+        )
+        links = self._listing_links(source, state, page)
         report.listing_status = page.status
         # Past this point the listing's body is not needed: drop it, so that thousands of sources waiting for
         # article fetch slots do not each hold a listing page in memory.
@@ -99,7 +121,6 @@ class Pipeline:
         to_fetch += self._due(source, known, set(to_fetch), revisit_all, now)
         await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
         self._source_succeeded(source, state, page, links, report)
-        return report
 
     def _known(
         self, source: Source, links: list[str] | None, revisit_all: bool, now: datetime
@@ -251,21 +272,26 @@ class Pipeline:
         self._store.add_event(event, webhook_ids, order_key)
         logger.info("event %s %s %s", event.type, event.source_id, event.article_url or "")
 
-    def _source_failed(self, source: Source, state: SourceState, exc: Exception, report: SourceReport) -> None:
+    def _source_failed(
+        self, source: Source, state: SourceState, exc: Exception, report: SourceReport, outcome: str | None = None
+    ) -> None:
         now = self._clock()
-        outcome = "blocked" if isinstance(exc, BlockedError) else "layout" if isinstance(exc, ExtractError) else "error"
-        reason = exc.reason if isinstance(exc, FetchError | ExtractError) else str(exc)
+        outcome = outcome or _failure_outcome(exc)
+        reason = exc.reason if isinstance(exc, FetchError | ExtractError) else f"{type(exc).__name__}: {exc}"
         state.consecutive_failures += 1
         state.last_error, state.last_outcome = reason, outcome
         report.outcome, report.error = outcome, reason
-        with self._store.transaction():
-            if state.consecutive_failures >= source.failing_after and not state.failing:
-                state.failing = True
-                self._enqueue(
-                    source_event("source.failing", source, state.consecutive_failures, reason, now), source.id
-                )
-                report.count("source.failing")
-            self._store.save_source_state(state)
+        try:
+            with self._store.transaction():
+                if state.consecutive_failures >= source.failing_after and not state.failing:
+                    state.failing = True
+                    self._enqueue(
+                        source_event("source.failing", source, state.consecutive_failures, reason, now), source.id
+                    )
+                    report.count("source.failing")
+                self._store.save_source_state(state)
+        except StorageError as store_exc:  # the store itself is failing: the report still says what happened
+            logger.error("source %s: could not record its failure: %s", source.id, store_exc)
         logger.warning("source %s failed (%s): %s", source.id, outcome, reason)
 
     def _source_succeeded(
@@ -285,6 +311,14 @@ class Pipeline:
             if links is not None:
                 state.link_count, state.baseline_done = len(links), True
             self._store.save_source_state(state)
+
+
+def _failure_outcome(exc: Exception) -> str:
+    if isinstance(exc, BlockedError):
+        return "blocked"
+    if isinstance(exc, ExtractError):
+        return "layout"
+    return "error"
 
 
 def _redirected_away(source: Source, article: ArticleState, page: Page) -> bool:

@@ -59,9 +59,10 @@ async def check_once(
 
 def describe(report: SourceReport) -> str:
     """Return one line saying what a check of one source found."""
-    if report.outcome in ("error", "blocked", "layout"):
-        return f"{report.source_id}: FAILED ({report.outcome}): {report.error}"
     events = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
+    if report.outcome != "ok":
+        alert = f"; events: {events}" if report.events else ""
+        return f"{report.source_id}: FAILED ({report.outcome}): {report.error}{alert}"
     listing = "unchanged" if report.listing_status == 304 else f"{report.links} links"
     return (
         f"{report.source_id}: {listing}, {report.new} new, {report.fetched} fetched "

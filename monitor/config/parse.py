@@ -31,9 +31,13 @@ from monitor.config.types import (
     DEFAULT_HOST_DELAY,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_LINKS,
+    DEFAULT_MAX_NEW,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MIN_LINKS_RATIO,
+    DEFAULT_POLL_DEADLINE,
     DEFAULT_REMOVE,
+    DEFAULT_REQUEST_DEADLINE,
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_REVISIT,
@@ -124,6 +128,8 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         host_concurrency=top.integer("host_concurrency", DEFAULT_HOST_CONCURRENCY, minimum=1),
         host_delay=top.duration("host_delay", DEFAULT_HOST_DELAY),
         retry_backoff=top.duration("retry_backoff", DEFAULT_RETRY_BACKOFF),
+        request_deadline=top.duration("request_deadline", DEFAULT_REQUEST_DEADLINE, positive=True),
+        poll_deadline=top.duration("poll_deadline", DEFAULT_POLL_DEADLINE, positive=True),
     )
     sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
@@ -162,6 +168,8 @@ _MONITOR_KEYS = {
     "check_delivery_timeout",
     "retry_backoff",
     "read_workers",
+    "request_deadline",
+    "poll_deadline",
 }
 _SOURCE_KEYS = {
     "id",
@@ -180,6 +188,8 @@ _SOURCE_KEYS = {
     "robots",
     "error_urls",
     "proven_by",
+    "max_links",
+    "max_new",
     "notes",
     "listing",
     "article",
@@ -229,6 +239,8 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         robots=reader.boolean("robots", True),
         error_urls=reader.strings("error_urls", ()),
         proven_by=reader.strings("proven_by", ()),
+        max_links=reader.integer("max_links", DEFAULT_MAX_LINKS, minimum=1),
+        max_new=reader.integer("max_new", DEFAULT_MAX_NEW, minimum=1),
     )
 
 

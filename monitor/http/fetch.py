@@ -21,12 +21,15 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from monitor.config import HttpSettings, Source
 from monitor.errors import (
     BlockedError,
+    FetchDeadlineError,
     FetchError,
+    FetchProtocolError,
     FetchStatusError,
     FetchTimeoutError,
     FetchTooLargeError,
     RobotsDeniedError,
 )
+from monitor.http.bounded import BodyLimitError, LayeredDecoder
 from monitor.http.retry_after import parse_retry_after
 from monitor.http.transport import Http11Transport
 
@@ -41,6 +44,7 @@ MAX_RETRY_AFTER_S = 60.0
 ROBOTS_TTL_S = 3600.0
 ROBOTS_MAX_BYTES = 512 * 1024
 KEEPALIVE_EXPIRY_S = 5.0
+MAX_HEADERS = 100
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 FetchObserver = Callable[[str, str, str, float], None]
@@ -196,24 +200,40 @@ class Fetcher:
     async def _read(
         self, source: Source, url: str, headers: dict[str, str], max_bytes: int | None
     ) -> tuple[int, httpx.Headers, bytes]:
-        cap = max_bytes or self._http.max_body_bytes
+        """Read one answer within the request deadline, its header count and its decoded-size cap."""
+        deadline_s = self._http.request_deadline.total_seconds()
+        try:
+            async with asyncio.timeout(deadline_s):
+                return await self._read_bounded(source, url, headers, max_bytes or self._http.max_body_bytes)
+        except TimeoutError as exc:
+            message = f"no complete answer within the {deadline_s:g}s request deadline"
+            raise FetchDeadlineError(message, source_id=source.id, url=url) from exc
+
+    async def _read_bounded(
+        self, source: Source, url: str, headers: dict[str, str], cap: int
+    ) -> tuple[int, httpx.Headers, bytes]:
         # The transport is called directly (httpx.AsyncClient's cookie jar, auth and hooks are not wanted here).
         request = httpx.Request("GET", url, headers={**self._headers, **headers}, extensions=self._extensions)
         response = await self._transport.handle_async_request(request)
         try:
+            if len(response.headers) > MAX_HEADERS:
+                message = f"{len(response.headers)} header fields (at most {MAX_HEADERS} accepted)"
+                raise FetchProtocolError(message, source_id=source.id, url=url)
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
                 raise FetchTooLargeError(
                     f"body of {declared} bytes is over the {cap}-byte cap", source_id=source.id, url=url
                 )
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise FetchTooLargeError(f"body is over the {cap}-byte cap", source_id=source.id, url=url)
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
+            try:
+                # httpx's own decoding inflates each chunk without limit (a gzip-in-gzip bomb): read raw bytes.
+                decoder = LayeredDecoder(response.headers.get("content-encoding"), cap)
+                async for chunk in response.aiter_raw():
+                    decoder.feed(chunk)
+                body = decoder.finish()
+            except BodyLimitError as exc:
+                error = FetchTooLargeError if exc.too_large else FetchProtocolError
+                raise error(str(exc), source_id=source.id, url=url) from exc
+            return response.status_code, response.headers, body
         finally:
             await response.aclose()
 
@@ -312,6 +332,8 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, FetchStatusError):
         too_long = exc.retry_after_s is not None and exc.retry_after_s > MAX_RETRY_AFTER_S
         return exc.status in RETRY_STATUSES and not too_long
+    if isinstance(exc, FetchDeadlineError):
+        return False  # a server that trickles bytes would only take that long again
     return isinstance(exc, FetchTimeoutError) or type(exc) is FetchError
 
 
