@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 MISSING_STATUSES = frozenset({404, 410})
 DEFAULT_REVISIT_BATCH = 10
+JUMP_FACTOR = 10  # a listing this many times its usual size (and `max_new` links more) is not trusted as news
+MERGE_BATCH = 1000
+THREAD_PARSE_BYTES = 256 * 1024  # larger listings are read in a thread, so the loop keeps serving other sources
 
 
 @dataclass(slots=True)
@@ -50,6 +53,9 @@ class SourceReport:
     events: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     listing_status: int | None = None
+    waiting: int = 0
+    """New articles left for the next checks (over the source's `max_new`)."""
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, event_type: str) -> None:
         """Count one event of this type."""
@@ -110,14 +116,14 @@ class Pipeline:
         page = await self._fetcher.fetch(
             source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
         )
-        links = self._listing_links(source, state, page)
+        links = await self._listing_links(source, state, page, report)
         report.listing_status = page.status
         # Past this point the listing's body is not needed: drop it, so that thousands of sources waiting for
         # article fetch slots do not each hold a listing page in memory.
         page = replace(page, body=b"")
         now = self._clock()
         known = self._known(source, links, revisit_all, now)
-        to_fetch = self._merge_listing(source, state, known, links, report)
+        to_fetch = await self._merge_listing(source, state, known, links, report)
         to_fetch += self._due(source, known, set(to_fetch), revisit_all, now)
         await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
         self._source_succeeded(source, state, page, links, report)
@@ -131,8 +137,10 @@ class Pipeline:
             return self._store.articles(source.id)
         return self._store.articles_for_check(source.id, now, links)
 
-    def _listing_links(self, source: Source, state: SourceState, page: Page) -> list[str] | None:
-        """Return the listing's article URLs, or None when the listing is unchanged since the last check."""
+    async def _listing_links(
+        self, source: Source, state: SourceState, page: Page, report: SourceReport
+    ) -> list[str] | None:
+        """Return the listing's article URLs (at most `max_links`), or None when the listing is unchanged."""
         if page.redirected_off_site:
             raise ExtractError(
                 "listing redirects to another site", source_id=source.id, url=page.final_url, field="url"
@@ -141,7 +149,7 @@ class Pipeline:
         if page.not_modified or (body_hash == state.body_hash and state.baseline_done):
             return None
         try:
-            links = [link.url for link in extract_links(page.body, page.content_type, page.final_url, source)]
+            links = await _read_links(page, source)
         except ExtractError as exc:
             if looks_like_challenge(page.body, page.content_type):
                 raise BlockedError(
@@ -156,10 +164,17 @@ class Pipeline:
                 url=source.url,
                 field="listing.links",
             )
+        if len(links) > source.max_links:
+            self._warn(report, f"listing has over {source.max_links} links; the first {source.max_links} are read")
+            links = links[: source.max_links]
         state.body_hash = body_hash
         return links
 
-    def _merge_listing(
+    def _warn(self, report: SourceReport, message: str) -> None:
+        report.warnings.append(message)
+        logger.warning("source %s: %s", report.source_id, message)
+
+    async def _merge_listing(
         self,
         source: Source,
         state: SourceState,
@@ -167,32 +182,74 @@ class Pipeline:
         links: list[str] | None,
         report: SourceReport,
     ) -> list[str]:
-        """Record new and delisted articles in one transaction; return the new URLs to fetch now."""
-        now = self._clock()
+        """Record new and delisted articles, MERGE_BATCH a transaction; return the new URLs to fetch now.
+
+        At most `max_new` new articles are taken per check, in listing order (newest first on news sites); the rest
+        are left unrecorded for the next checks. A listing that jumps far beyond its usual size is reported and its
+        new links recorded without `article.published` events (as a first check's are).
+        """
         if links is None:
             report.links = self._store.count_listed(source.id)
             return []
         report.links = len(links)
-        on_listing = set(links)
+        baseline = not state.baseline_done or self._jumped(source, state, links, known, report)
         fresh: list[str] = []
+        for start in range(0, len(links), MERGE_BATCH):
+            # A transaction per batch, the loop served between: a long listing must not hold it for seconds.
+            with self._store.transaction():
+                self._merge_batch(source, links[start : start + MERGE_BATCH], known, baseline, fresh, report)
+            await asyncio.sleep(0)
         with self._store.transaction():
-            for url in links:
-                article = known.get(url)
-                if article is None:
-                    article = ArticleState(source.id, url, first_seen=now, baseline=not state.baseline_done)
-                    known[url] = article
-                    fresh.append(url)
-                elif not article.on_listing:
-                    article.on_listing = True
-                else:
-                    continue
-                self._store.save_article(article)
-            for article in known.values():
-                if article.on_listing and article.url not in on_listing:
-                    article.on_listing = False  # delisted: listings scroll; not a removal
-                    self._store.save_article(article)
+            self._delist(known, set(links))
         report.new = len(fresh)
-        return fresh
+        if report.waiting:
+            self._warn(report, f"{report.waiting} new articles wait for the next checks (max_new {source.max_new})")
+        return fresh[: source.max_new]
+
+    def _merge_batch(
+        self,
+        source: Source,
+        links: list[str],
+        known: dict[str, ArticleState],
+        baseline: bool,
+        fresh: list[str],
+        report: SourceReport,
+    ) -> None:
+        now = self._clock()
+        for url in links:
+            article = known.get(url)
+            if article is None and not baseline and len(fresh) >= source.max_new:
+                report.waiting += 1
+                continue
+            if article is None:
+                article = ArticleState(source.id, url, first_seen=now, baseline=baseline)
+                known[url] = article
+                fresh.append(url)
+            elif not article.on_listing:
+                article.on_listing = True
+            else:
+                continue
+            self._store.save_article(article)
+
+    def _delist(self, known: dict[str, ArticleState], on_listing: set[str]) -> None:
+        for article in known.values():
+            if article.on_listing and article.url not in on_listing:
+                article.on_listing = False  # delisted: listings scroll; not a removal
+                self._store.save_article(article)
+
+    def _jumped(
+        self, source: Source, state: SourceState, links: list[str], known: dict[str, ArticleState], report: SourceReport
+    ) -> bool:
+        """Return whether the listing's new links far outnumber its usual size (reported as a warning)."""
+        unknown = sum(1 for url in links if url not in known)
+        if unknown <= max(state.link_count * JUMP_FACTOR, state.link_count + source.max_new):
+            return False
+        self._warn(
+            report,
+            f"listing jumped from {state.link_count} to {len(links)} links: its {unknown} new links are recorded"
+            " without article.published events",
+        )
+        return True
 
     def _due(
         self, source: Source, known: dict[str, ArticleState], taken: set[str], revisit_all: bool, now: datetime
@@ -306,11 +363,22 @@ class Pipeline:
                 report.count("source.recovered")
             state.failing, state.consecutive_failures, state.last_error = False, 0, None
             state.last_success, state.last_outcome = now, "not_modified" if page.not_modified else "ok"
-            if not page.not_modified:
+            if report.waiting:  # read the whole listing again next time, for the articles left waiting
+                state.etag, state.last_modified, state.body_hash = None, None, None
+            elif not page.not_modified:
                 state.etag, state.last_modified = page.etag, page.last_modified
             if links is not None:
                 state.link_count, state.baseline_done = len(links), True
             self._store.save_source_state(state)
+
+
+async def _read_links(page: Page, source: Source) -> list[str]:
+    """Return up to `max_links` + 1 links (one more tells the listing is over the cap)."""
+    args = (page.body, page.content_type, page.final_url, source, source.max_links + 1)
+    found = (
+        await asyncio.to_thread(extract_links, *args) if len(page.body) > THREAD_PARSE_BYTES else extract_links(*args)
+    )
+    return [link.url for link in found]
 
 
 def _failure_outcome(exc: Exception) -> str:

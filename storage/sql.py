@@ -20,6 +20,7 @@ __all__ = ["SqlStore", "from_db_time", "to_db_time"]
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # zlib level 1 compresses a ministry page in half the time of level 6, for a blob ~12% larger.
 RAW_COMPRESSION = 1
+IN_CHUNK = 500  # values per `IN (...)`: SQLite allows 32,766 parameters a query, PostgreSQL 65,535
 
 _SOURCE_COLUMNS = tuple(
     (
@@ -192,12 +193,16 @@ class SqlStore:
                 (source_id, stamp, source_id),
             )
         else:
-            named = f" OR url IN ({', '.join('?' for _ in listing)})" if listing else ""
             rows = self._rows(
                 f"SELECT {columns} FROM articles WHERE source_id = ? AND (on_listing = 1 OR next_fetch_at <= ?"
-                f" OR (next_fetch_at IS NULL AND version = 0){named})",
-                (source_id, stamp, *listing),
+                " OR (next_fetch_at IS NULL AND version = 0))",
+                (source_id, stamp),
             )
+            for start in range(0, len(listing), IN_CHUNK):  # SQLite and PostgreSQL cap a query's parameters
+                chunk = listing[start : start + IN_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                query = f"SELECT {columns} FROM articles WHERE source_id = ? AND url IN ({marks})"
+                rows += self._rows(query, (source_id, *chunk))
         return {row[2]: _record(ArticleState, _ARTICLE_COLUMNS, row) for row in rows}
 
     def count_listed(self, source_id: str) -> int:
@@ -357,15 +362,18 @@ class SqlStore:
     def requeue(self, *, event_ids: list[str] | None, failed: bool, webhook_id: str | None, now: datetime) -> int:
         """Make matching deliveries pending again, due now; return how many."""
         clauses, params = _filters(("state =", "failed" if failed else None), ("webhook_id =", webhook_id))
-        if event_ids:
-            marks = ", ".join("?" for _ in event_ids)
-            clauses += (" AND " if clauses else " WHERE ") + f"event_id IN ({marks})"
-            params += tuple(event_ids)
-        cursor = self._execute(
-            f"UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?{clauses}",
-            (to_db_time(now), to_db_time(now), *params),
-        )
-        return int(cursor.rowcount)
+        update = f"UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?{clauses}"
+        stamps = (to_db_time(now), to_db_time(now))
+        if not event_ids:
+            return int(self._execute(update, (*stamps, *params)).rowcount)
+        update += (" AND " if clauses else " WHERE ") + "event_id IN ({marks})"
+        count = 0
+        for start in range(0, len(event_ids), IN_CHUNK):
+            chunk = tuple(event_ids[start : start + IN_CHUNK])
+            count += int(
+                self._execute(update.format(marks=", ".join("?" for _ in chunk)), (*stamps, *params, *chunk)).rowcount
+            )
+        return count
 
     def outbox_summary(self, now: datetime) -> tuple[int, float]:
         """Return the number of pending deliveries and the age in seconds of the oldest one."""

@@ -156,12 +156,13 @@ def hostile_server(behaviours: list[Behaviour], first_host: int = 2) -> Iterator
 # Behaviours. Each answers robots.txt with 404 (allow all) unless its job is robots.txt.
 
 
-def healthy(articles: int = 3) -> Handler:
-    """A well-behaved site: a listing of `articles` links and their pages."""
+def healthy(articles: int | list[int] = 3) -> Handler:
+    """A well-behaved site: a listing of `articles` links (a one-item list may be changed while serving)."""
+    size = articles if isinstance(articles, list) else [articles]
 
     async def handle(target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if target == "/news/":
-            writer.write(response(200, listing([f"/news/{n}.html" for n in range(articles)])))
+            writer.write(response(200, listing([f"/news/{n}.html" for n in range(size[0])])))
         elif target.startswith("/news/") and target.endswith(".html"):
             writer.write(response(200, ARTICLE.format(n=target[6:-5]).encode()))
         else:

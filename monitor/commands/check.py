@@ -64,9 +64,11 @@ def describe(report: SourceReport) -> str:
         alert = f"; events: {events}" if report.events else ""
         return f"{report.source_id}: FAILED ({report.outcome}): {report.error}{alert}"
     listing = "unchanged" if report.listing_status == 304 else f"{report.links} links"
+    waiting = f" ({report.waiting} more wait for the next checks)" if report.waiting else ""
+    warnings = "".join(f"; warning: {warning}" for warning in report.warnings)
     return (
-        f"{report.source_id}: {listing}, {report.new} new, {report.fetched} fetched "
-        f"({report.not_modified} not modified), {report.failed} failed fetches; events: {events}"
+        f"{report.source_id}: {listing}, {report.new} new{waiting}, {report.fetched} fetched "
+        f"({report.not_modified} not modified), {report.failed} failed fetches; events: {events}{warnings}"
     )
 
 

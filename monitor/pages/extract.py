@@ -94,8 +94,10 @@ def _host_allowed(url: str, base_host: str, allow_domains: tuple[str, ...]) -> b
     return any(host == domain or host.endswith("." + domain) for domain in allow_domains)
 
 
-def extract_links(body: bytes, content_type: str | None, base_url: str, source: Source) -> list[ListingLink]:
-    """Return the article links on a listing page, absolute, in page order, without duplicates.
+def extract_links(
+    body: bytes, content_type: str | None, base_url: str, source: Source, limit: int | None = None
+) -> list[ListingLink]:
+    """Return the article links on a listing page, absolute, in page order, without duplicates (the first `limit`).
 
     Links to other hosts (outside `allow_domains`) are dropped so a page cannot send us elsewhere.
     Raises ExtractError when the selector matches no link: a layout change or block page, never "no news".
@@ -111,6 +113,8 @@ def extract_links(body: bytes, content_type: str | None, base_url: str, source: 
         url = normalise_url(urljoin(base, href))
         if url not in links and _host_allowed(url, base_host, source.allow_domains):
             links[url] = ListingLink(url=url, title=_fold(node.text(deep=True, separator="")))
+            if len(links) == limit:
+                break
     if not links:
         raise ExtractError(
             f"listing selector {source.listing.links!r} matched no article link (layout change or block page?)",
