@@ -83,11 +83,13 @@ class Behaviour:
     name: str
     handler: Handler
     host: str = ""
+    """Given, or 127.0.0.x in the order served; two behaviours may share a host on different ports."""
     port: int = 0
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
 
 class HostileServer:
@@ -96,7 +98,7 @@ class HostileServer:
     def __init__(self, behaviours: list[Behaviour], first_host: int = 2) -> None:
         self.behaviours = {b.name: b for b in behaviours}
         for offset, behaviour in enumerate(behaviours):
-            behaviour.host = f"127.0.0.{first_host + offset}"
+            behaviour.host = behaviour.host or f"127.0.0.{first_host + offset}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._servers: list[asyncio.Server] = []
@@ -222,3 +224,12 @@ async def huge_header(writer: asyncio.StreamWriter) -> None:
 async def many_headers(writer: asyncio.StreamWriter) -> None:
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n" + b"".join(b"X-%d: a\r\n" % n for n in range(5000))
     writer.write(head + b"\r\n")
+
+
+def pages(routes: dict[str, bytes]) -> Handler:
+    """Serve whole answers by path (built with `response`); 404 elsewhere."""
+
+    async def handle(target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(routes.get(target) or response(404, b"not here"))
+
+    return handle

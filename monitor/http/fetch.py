@@ -30,6 +30,7 @@ from monitor.errors import (
     RobotsDeniedError,
 )
 from monitor.http.bounded import BodyLimitError, LayeredDecoder
+from monitor.http.origin import same_site
 from monitor.http.retry_after import parse_retry_after
 from monitor.http.transport import Http11Transport
 
@@ -299,11 +300,7 @@ def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[st
 
 
 def _same_site(url: str, source: Source) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    home = (urlsplit(source.url).hostname or "").lower()
-    if urlsplit(url).scheme not in ("http", "https"):
-        return False
-    return host == home or any(host == d or host.endswith("." + d) for d in source.allow_domains)
+    return same_site(url, source.url, source.allow_domains)
 
 
 def _page(url: str, final: str, status: int, body: bytes, headers: httpx.Headers, off_site: bool = False) -> Page:

@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.config import ArticleSelectors, Config, ListingSelectors, Source
 from monitor.errors import ConfigError, ExtractError
-from monitor.http import decode_html
+from monitor.http import decode_html, same_site
 from monitor.pages.dates import date_from_text, date_from_url, format_published
 
 __all__ = [
@@ -39,7 +39,6 @@ _SKIP = frozenset(
 )
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _DOC_ID = re.compile(r"/(t\d{5,}(?:_\d+)?)\.s?html?$")
-_SAFE_SCHEMES = frozenset({"http", "https"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +64,8 @@ def normalise_url(url: str) -> str:
     """Return the URL with scheme and host lower-cased, default port and fragment dropped."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     port = parts.port
     if port and not (parts.scheme == "http" and port == 80 or parts.scheme == "https" and port == 443):
         host = f"{host}:{port}"
@@ -84,34 +85,24 @@ def _fold(text: str) -> str:
     return " ".join(text.split())
 
 
-def _host_allowed(url: str, base_host: str, allow_domains: tuple[str, ...]) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme not in _SAFE_SCHEMES or not parts.hostname:
-        return False
-    host = parts.hostname.lower()
-    if host == base_host:
-        return True
-    return any(host == domain or host.endswith("." + domain) for domain in allow_domains)
-
-
 def extract_links(
     body: bytes, content_type: str | None, base_url: str, source: Source, limit: int | None = None
 ) -> list[ListingLink]:
     """Return the article links on a listing page, absolute, in page order, without duplicates (the first `limit`).
 
-    Links to other hosts (outside `allow_domains`) are dropped so a page cannot send us elsewhere.
-    Raises ExtractError when the selector matches no link: a layout change or block page, never "no news".
+    Links to other sites (another host or port, outside `allow_domains`) and malformed URLs are dropped, so a page
+    cannot send us elsewhere. Raises ExtractError when the selector matches no link: a layout change or block page,
+    never "no news".
     """
     tree = _parse(body, content_type)
     base = _base_href(tree, base_url)
-    base_host = (urlsplit(base_url).hostname or "").lower()
     links: dict[str, ListingLink] = {}
     for node in tree.css(source.listing.links):
         href = _anchor_href(node)
         if not href or href.startswith(("javascript:", "mailto:", "#")):
             continue
-        url = normalise_url(urljoin(base, href))
-        if url not in links and _host_allowed(url, base_host, source.allow_domains):
+        url = _absolute(base, href)
+        if url and url not in links and same_site(url, base_url, source.allow_domains):
             links[url] = ListingLink(url=url, title=_fold(node.text(deep=True, separator="")))
             if len(links) == limit:
                 break
@@ -123,6 +114,13 @@ def extract_links(
             field="listing.links",
         )
     return list(links.values())
+
+
+def _absolute(base: str, href: str) -> str | None:
+    try:
+        return normalise_url(urljoin(base, href))
+    except ValueError:  # a bad port or IPv6 literal: not a link we can follow
+        return None
 
 
 def _anchor_href(node: LexborNode) -> str | None:
@@ -260,8 +258,8 @@ def _canonical(tree: LexborHTMLParser, url: str) -> str:
     node = tree.css_first('link[rel="canonical"][href]')
     href = node.attributes.get("href") if node is not None else None
     if href:
-        candidate = normalise_url(urljoin(url, href))
-        if urlsplit(candidate).hostname == urlsplit(url).hostname:
+        candidate = _absolute(url, href)
+        if candidate and same_site(candidate, url):
             return candidate
     return normalise_url(url)
 
