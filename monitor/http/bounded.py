@@ -103,6 +103,10 @@ class LayeredDecoder:
                 self._push(index + 1, out)
         return b"".join(self._chunks)
 
+    def partial(self) -> bytes:
+        """Return the decoded bytes so far, at most `max_bytes` (what a truncating reader keeps)."""
+        return b"".join(self._chunks)
+
     def _push(self, level: int, data: bytes) -> None:
         self._sizes[level] += len(data)
         if self._sizes[level] > self._max:
