@@ -59,7 +59,7 @@ class RobotsCache:
             if cached is None or time.monotonic() > cached.expires:
                 cached = self._cache[origin] = await self._load(source, origin, cached)
         if cached.unreachable is not None:
-            message = f"robots.txt is unreachable ({cached.unreachable}): everything is disallowed for now"
+            message = f"{cached.unreachable} (robots.txt unreachable: everything is disallowed for now)"
             raise RobotsDeniedError(message, source_id=source.id, url=url)
         if cached.parser is not None and not cached.parser.can_fetch(self._user_agent, url):
             raise RobotsDeniedError("robots.txt disallows this URL for our User-Agent", source_id=source.id, url=url)
@@ -71,7 +71,7 @@ class RobotsCache:
         except FetchError as exc:
             return _unreachable(previous, exc.reason, now)
         if status >= 500:
-            return _unreachable(previous, f"HTTP {status}", now)
+            return _unreachable(previous, f"robots.txt: HTTP {status}", now)
         if status >= 300:  # 4xx, or redirects without end: unavailable, which allows all
             return _Robots(None, now + ROBOTS_TTL_S)
         parser = RobotFileParser()

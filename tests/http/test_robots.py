@@ -73,7 +73,7 @@ def test_a_4xx_robots_txt_allows_everything(tmp_path: Path, status: int) -> None
 
 def test_a_5xx_robots_txt_disallows_everything_for_a_while(tmp_path: Path) -> None:
     outcomes, asked = robots_outcomes(tmp_path, {"/robots.txt": response(503, b"busy")}, fetches=3)
-    assert outcomes == ["robots.txt is unreachable (HTTP 503): everything is disallowed for now"] * 3
+    assert outcomes == ["robots.txt: HTTP 503 (robots.txt unreachable: everything is disallowed for now)"] * 3
     assert asked == ["/robots.txt"]
 
 
