@@ -202,7 +202,19 @@ class Store(Protocol):
         """Return outbox rows, oldest first, filtered."""
 
     def save_delivery(self, delivery: DeliveryRecord) -> None:
-        """Record the outcome of an attempt (state, attempts, next time, last status and error)."""
+        """Record the outcome of an attempt (state, attempts, next time, last status and error); ends its claim."""
+
+    def claim_delivery(self, delivery_id: int, owner: str, now: datetime, until: datetime) -> bool:
+        """Claim a pending delivery for `owner` until `until`; return False if another holds a live lease on it."""
+
+    def lease_holders(self) -> set[str]:
+        """Return the owners holding claims on pending deliveries (live or expired)."""
+
+    def release_leases(self, owner: str) -> int:
+        """Drop every claim `owner` holds (it is known to be dead); return how many."""
+
+    def claim_writer(self, wait_s: float) -> None:
+        """Become the store's one polling writer, waiting up to `wait_s`; raise StoreBusyError if another stays."""
 
     def requeue(self, *, event_ids: list[str] | None, failed: bool, webhook_id: str | None, now: datetime) -> int:
         """Make matching deliveries pending again, due now; return how many."""

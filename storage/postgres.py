@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import psycopg
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
+from storage.lease import missing_lease_columns
 from storage.sql import SqlStore
 from storage.sqlite import SCHEMA_VERSION, schema_script
 
@@ -72,6 +73,8 @@ def open_postgres(url: str) -> PostgresStore:
         conn.execute("SELECT pg_advisory_lock(707070)")
         try:
             conn.execute(schema_script("BYTEA", "BIGSERIAL PRIMARY KEY"))
+            for statement in missing_lease_columns(set()):
+                conn.execute(statement.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))

@@ -14,6 +14,7 @@ from typing import Any
 
 from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, VersionRecord
 from storage.errors import StorageError
+from storage.lease import LeaseMixin
 
 __all__ = ["SqlStore", "from_db_time", "to_db_time"]
 
@@ -78,7 +79,7 @@ def _to_db(column: str, value: Any) -> Any:
     return value
 
 
-class SqlStore:
+class SqlStore(LeaseMixin):
     """Store protocol over an autocommit DB-API 2 connection; transactions are explicit BEGIN/COMMIT.
 
     Subclasses set `placeholder` and `translate_errors`. One store serves one thread; the asyncio daemon never
@@ -329,9 +330,10 @@ class SqlStore:
         only = " AND d.webhook_id = ?" if webhook_id is not None else ""
         rows = self._rows(
             f"SELECT {columns} FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?{only}"
+            " AND (d.lease_until IS NULL OR d.lease_until <= ?)"
             " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.state = 'pending' AND e.webhook_id = d.webhook_id"
             " AND e.order_key = d.order_key AND e.id < d.id) ORDER BY d.id LIMIT ?",
-            (to_db_time(now), *((webhook_id,) if webhook_id is not None else ()), limit),
+            (to_db_time(now), *((webhook_id,) if webhook_id is not None else ()), to_db_time(now), limit),
         )
         return [_record(DeliveryRecord, _DELIVERY_COLUMNS, row) for row in rows]
 
@@ -357,7 +359,10 @@ class SqlStore:
         columns = _DELIVERY_COLUMNS[4:]
         sets = ", ".join(f"{c} = ?" for c in columns)
         params = tuple(_to_db(c, getattr(delivery, c)) for c in columns)
-        self._execute(f"UPDATE deliveries SET {sets} WHERE id = ?", (*params, delivery.id))
+        # Recording the outcome ends this process's claim on the row (storage/lease.py).
+        self._execute(
+            f"UPDATE deliveries SET {sets}, claimed_by = NULL, lease_until = NULL WHERE id = ?", (*params, delivery.id)
+        )
 
     def requeue(self, *, event_ids: list[str] | None, failed: bool, webhook_id: str | None, now: datetime) -> int:
         """Make matching deliveries pending again, due now; return how many."""

@@ -39,7 +39,7 @@ async def check_once(
 ) -> list[SourceReport]:
     """Poll the chosen sources once (calling `on_done` as each finishes), then deliver pending webhooks in bound."""
     sources = [config.source(sid) for sid in source_ids] if source_ids else list(config.sources)
-    async with open_app(config) as app:
+    async with open_app(config, poller=True) as app:
 
         async def check(source: Source) -> SourceReport:
             report = await app.pipeline.check_source(source, revisit_all=revisit)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ __all__ = ["DEFAULT_RETRY_POLICY", "Outbox", "OutboxStats", "RetryPolicy"]
 logger = logging.getLogger(__name__)
 
 DUE_BATCH = 500
+LEASE_MARGIN_S = 60.0  # beyond the longest a run can spend on one delivery (its quick tries and their waits)
 DEFAULT_KEY_CONCURRENCY = 4
 MIN_PAUSE_S = 0.01
 UNCONFIGURED = "webhook no longer configured"
@@ -114,6 +118,8 @@ class Outbox:
             multiplier=policy.quick_initial_s, max=policy.quick_max_s, jitter=policy.quick_initial_s
         )
         self._wakers: set[asyncio.Event] = set()
+        # Who claims rows (storage/lease.py): check, redeliver and the service may share one outbox.
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def wake(self) -> None:
         """Make `run_forever` look for due deliveries now rather than at its next periodic look (events were stored)."""
@@ -167,6 +173,7 @@ class Outbox:
 
     async def _cycle(self, endpoint: Endpoint, run: _Run) -> float | None:
         """Deliver what is due for one webhook; return the seconds to wait before the next cycle, or None: done."""
+        self._release_dead_claims()
         busy: set[str] = set()
         await _run_all(self._work(endpoint, run, busy) for _ in range(self._key_concurrency))
         if run.over():
@@ -193,10 +200,28 @@ class Outbox:
                 busy.discard(delivery.order_key)
 
     def _next_head(self, endpoint: Endpoint, busy: set[str]) -> DeliveryRecord | None:
-        for delivery in self._store.due_deliveries(self._clock(), DUE_BATCH, endpoint.id):
-            if delivery.order_key not in busy:
+        """Return the first due queue head not in `busy` that this outbox could claim (no other process has it)."""
+        now = self._clock()
+        until = now + self._lease(endpoint)
+        for delivery in self._store.due_deliveries(now, DUE_BATCH, endpoint.id):
+            if delivery.order_key not in busy and self._store.claim_delivery(delivery.id, self._owner, now, until):
                 return delivery
         return None
+
+    def _release_dead_claims(self) -> None:
+        """Free the rows claimed by processes of this host that are gone (killed mid-send), without their lease."""
+        host = socket.gethostname()
+        for owner in self._store.lease_holders():
+            owner_host, _sep, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                released = self._store.release_leases(owner)
+                logger.info("outbox: released %d deliveries claimed by %s, which is gone", released, owner)
+
+    def _lease(self, endpoint: Endpoint) -> timedelta:
+        tries = self._policy.quick_retries + 1
+        waits_s = self._policy.quick_retries * max(self._policy.quick_max_s, self._policy.quick_retry_after_max_s)
+        return timedelta(seconds=tries * endpoint.timeout.total_seconds() + waits_s + LEASE_MARGIN_S)
 
     def _next_due(self, endpoint: Endpoint) -> datetime | None:
         return self._store.next_due(endpoint.id)
@@ -279,6 +304,16 @@ class Outbox:
         for delivery in self._store.deliveries(state="pending"):
             if delivery.webhook_id not in known:
                 self._dead_letter(delivery, UNCONFIGURED, stats)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _last_attempt(state: RetryCallState) -> Attempt:

@@ -327,7 +327,7 @@ async def open_daemon(config: Config, options: DaemonOptions, force: asyncio.Eve
     """
     check_schedules(config)
     metrics = Metrics()
-    async with open_app(config, observer=metrics.observe_fetch) as app:
+    async with open_app(config, observer=metrics.observe_fetch, poller=True) as app:
         daemon = Daemon(app, metrics, options)
         server = None
         if options.http is not None:
