@@ -11,6 +11,7 @@ from monitor.app import open_app
 from monitor.commands._common import Command, add_config_argument, load
 from monitor.config import Config, Source
 from monitor.pipeline import SourceReport
+from monitor.redact import printable
 
 __all__ = ["COMMANDS"]
 
@@ -80,7 +81,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         reports = asyncio.run(check_once(config, args.source, args.revisit))
     for report in reports:
-        print(describe(report), file=sys.stdout)
+        print(printable(describe(report)), file=sys.stdout)
     return 0
 
 

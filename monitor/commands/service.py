@@ -20,6 +20,7 @@ from monitor.app import utc_now
 from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.redact import printable
 from monitor.service import DEFAULT_STOP_TIMEOUT_S, DaemonOptions, check_schedules, parse_address, request_reload, run
 from storage import SourceState
 
@@ -205,7 +206,7 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     print(f"daemon: running (pid {pid})" if pid is not None else "daemon: not running")
     for line in format_table(rows, utc_now()):
-        print(line)
+        print(printable(line))
     return 0
 
 

@@ -19,6 +19,7 @@ from monitor.config import EVENT_TYPES
 from monitor.content import DIFF_FIELDS, FieldDiff, diff_text
 from monitor.errors import ConfigError
 from monitor.pages import normalise_url
+from monitor.redact import printable
 from storage import ArticleState, Store, VersionRecord
 
 __all__ = ["COMMANDS", "EXPORT_FIELDS"]
@@ -77,7 +78,8 @@ def _events(args: argparse.Namespace) -> int:
     with opened_store(load(args.config)) as store:
         out = sys.stdout.buffer
         for event in store.events(since=since, type=args.type, source_id=args.source):
-            out.write(event.body + b"\n")
+            # The body is the delivered JSON; its C1 controls and bidi overrides are escaped for the terminal.
+            out.write(printable(event.body.decode("utf-8", "replace")).encode() + b"\n")
         out.flush()
     return 0
 
@@ -115,10 +117,11 @@ def _history(args: argparse.Namespace) -> int:
     with opened_store(load(args.config)) as store:
         article = _find(store, args.url, args.config)
         versions = store.versions(article.id or 0)
-    print(f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}")
+    head = f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}"
+    print(printable(head))
     previous: VersionRecord | None = None
     for version in versions:
-        print(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}")
+        print(printable(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}"))
         previous = version
     return 0
 
@@ -130,13 +133,11 @@ def _diff_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _render(change: FieldDiff, colour: bool) -> str:
+    text = printable(change.diff, keep_lines=True)  # the page's own escapes are shown, never obeyed; ours follow
     if not colour:
-        return change.diff
+        return text
     return (
-        change.diff.replace("[-", "\x1b[31;9m")
-        .replace("-]", "\x1b[0m")
-        .replace("{+", "\x1b[32;1m")
-        .replace("+}", "\x1b[0m")
+        text.replace("[-", "\x1b[31;9m").replace("-]", "\x1b[0m").replace("{+", "\x1b[32;1m").replace("+}", "\x1b[0m")
     )
 
 

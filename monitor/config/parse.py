@@ -287,7 +287,7 @@ def _parse_endpoint(reader: TableReader, environ: Mapping[str, str]) -> Endpoint
         reader.fail("format", f"unknown format {fmt!r}; use one of {sorted(WEBHOOK_FORMATS)}")
     return Endpoint(
         id=endpoint_id,
-        url=reader.url("url"),
+        url=reader.url("url", secret=True),
         secret=None if secret is None else Secret(secret),
         events=frozenset(events) if events else None,
         sources=frozenset(reader.strings("sources", ())) or None,
