@@ -213,6 +213,9 @@ class Store(Protocol):
     def release_leases(self, owner: str) -> int:
         """Drop every claim `owner` holds (it is known to be dead); return how many."""
 
+    def expire_deliveries(self, webhook_id: str, created_before: datetime, now: datetime, reason: str) -> int:
+        """Dead-letter the webhook's unclaimed pending deliveries created before `created_before`; return how many."""
+
     def claim_writer(self, wait_s: float) -> None:
         """Become the store's one polling writer, waiting up to `wait_s`; raise StoreBusyError if another stays."""
 

@@ -53,5 +53,16 @@ class LeaseMixin:
         )
         return int(cursor.rowcount)
 
+    def expire_deliveries(self, webhook_id: str, created_before: datetime, now: datetime, reason: str) -> int:
+        """Dead-letter the webhook's unclaimed pending deliveries created before `created_before`; return how many."""
+        from storage.sql import to_db_time
+
+        cursor = self._execute(
+            "UPDATE deliveries SET state = 'failed', last_error = ? WHERE state = 'pending' AND webhook_id = ?"
+            " AND created_at < ? AND (lease_until IS NULL OR lease_until <= ?)",
+            (reason, webhook_id, to_db_time(created_before), to_db_time(now)),
+        )
+        return int(cursor.rowcount)
+
     def claim_writer(self, wait_s: float) -> None:
         """Become the store's one polling writer (the database arbitrates writers unless a backend says otherwise)."""

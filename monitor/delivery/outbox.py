@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import random
 import secrets
@@ -27,7 +28,7 @@ from storage import DeliveryRecord, EventRecord, StorageError, Store
 if TYPE_CHECKING:  # the client is only passed through to webhooks.send; httpx stays at the edges
     import httpx
 
-__all__ = ["DEFAULT_RETRY_POLICY", "Outbox", "OutboxStats", "RetryPolicy"]
+__all__ = ["DEFAULT_RETRY_POLICY", "Outbox", "OutboxStats", "RetryPolicy", "deferral_count"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ class Outbox:
     async def _cycle(self, endpoint: Endpoint, run: _Run) -> float | None:
         """Deliver what is due for one webhook; return the seconds to wait before the next cycle, or None: done."""
         self._release_dead_claims()
+        self._expire(endpoint, run.stats)
         busy: set[str] = set()
         await _run_all(self._work(endpoint, run, busy) for _ in range(self._key_concurrency))
         if run.over():
@@ -207,6 +209,14 @@ class Outbox:
             if delivery.order_key not in busy and self._store.claim_delivery(delivery.id, self._owner, now, until):
                 return delivery
         return None
+
+    def _expire(self, endpoint: Endpoint, stats: OutboxStats) -> None:
+        """Dead-letter deliveries past the webhook's max_age on schedule, not only when their next attempt comes."""
+        now = self._clock()
+        expired = self._store.expire_deliveries(endpoint.id, now - endpoint.max_age, now, EXPIRED)
+        if expired:
+            stats.failed += expired
+            logger.warning("webhook %s: %d deliveries dead-lettered: %s", endpoint.id, expired, EXPIRED)
 
     def _release_dead_claims(self) -> None:
         """Free the rows claimed by processes of this host that are gone (killed mid-send), without their lease."""
@@ -284,7 +294,9 @@ class Outbox:
             delivery.state, delivery.delivered_at = "delivered", now
             stats.delivered += 1
         elif attempt.retryable:
-            wait_s = self._policy.backoff_s(delivery.attempts, attempt.retry_after_s)
+            # The exponent counts deferrals since the first attempt (measured by time), not the quick retries.
+            deferrals = deferral_count((now - delivery.created_at).total_seconds(), self._policy.backoff_base_s)
+            wait_s = self._policy.backoff_s(deferrals, attempt.retry_after_s)
             delivery.next_attempt_at = now + timedelta(seconds=wait_s)
             stats.retried += 1
         else:
@@ -304,6 +316,17 @@ class Outbox:
         for delivery in self._store.deliveries(state="pending"):
             if delivery.webhook_id not in known:
                 self._dead_letter(delivery, UNCONFIGURED, stats)
+
+
+def deferral_count(elapsed_s: float, base_s: float) -> int:
+    """Return which deferral this is, from the time since the first attempt: 1 until `base_s`, 2 until twice it, ...
+
+    Backing off base · 2^(n-1) for the n-th deferral keeps each wait about as long as the time already waited, so
+    a receiver back after an outage of T seconds is tried again within about T more.
+    """
+    if base_s <= 0 or elapsed_s <= base_s:
+        return 1
+    return 1 + int(math.log2(elapsed_s / base_s))
 
 
 def _alive(pid: int) -> bool:
