@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from daemonkit import wait_until
-from hostile import Behaviour, hostile_server, on_listing, slow_body, source_toml
 from receiver import Receiver, Reply
 from test_hostile import hostile_config
 
 from monitor.app import utc_now
 from monitor.events import encode_event, new_event_id
+from monitor.sim.hostile import Behaviour, hostile_server, on_listing, slow_body, source_toml
 from storage import EventRecord, Store, open_store
 
 

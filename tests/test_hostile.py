@@ -15,7 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import ROOT
-from hostile import (
+
+from monitor.config import load_config
+from monitor.errors import FetchDeadlineError, FetchError, FetchProtocolError, FetchTooLargeError
+from monitor.http import Fetcher, Page, build_transport
+from monitor.sim.hostile import (
     Behaviour,
     bomb,
     endless_continue,
@@ -28,10 +32,6 @@ from hostile import (
     slow_headers,
     source_toml,
 )
-
-from monitor.config import load_config
-from monitor.errors import FetchDeadlineError, FetchError, FetchProtocolError, FetchTooLargeError
-from monitor.http import Fetcher, Page, build_transport
 
 MAX_RSS_MB = 400
 MAX_WALL_S = 90

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from conftest import RunCli
-from hostile import Behaviour, healthy, hostile_server, source_toml
 from test_hostile import hostile_config, lines_by_source
 
+from monitor.sim.hostile import Behaviour, healthy, hostile_server, source_toml
 from storage import ArticleState, open_store
 
 

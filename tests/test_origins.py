@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import RunCli
-from hostile import ARTICLE, Behaviour, healthy, hostile_server, listing, pages, response, source_toml
 from test_hostile import hostile_config, lines_by_source
 
 from monitor.http import same_site
 from monitor.pages import normalise_url
+from monitor.sim.hostile import ARTICLE, Behaviour, healthy, hostile_server, listing, pages, response, source_toml
 
 HOME = "http://news.example:8080/list/"
 

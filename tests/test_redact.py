@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import RunCli
-from hostile import Behaviour, hostile_server, listing, pages, response, source_toml
 from test_hostile import hostile_config
 
 from monitor.logs import configure_logging
 from monitor.redact import printable, redact_url, redact_urls, spreadsheet_safe
+from monitor.sim.hostile import Behaviour, hostile_server, listing, pages, response, source_toml
 
 TOKEN = "T0KEN-b1c2d3"
 

@@ -6,12 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from hostile import Behaviour, healthy, hostile_server, pages, response, source_toml
 from test_hostile import hostile_config
 
 from monitor.config import load_config
 from monitor.errors import RobotsDeniedError
 from monitor.http import Fetcher, build_transport
+from monitor.sim.hostile import Behaviour, healthy, hostile_server, pages, response, source_toml
 
 DENY_ALL = b"User-agent: *\nDisallow: /\n"
 

@@ -1,4 +1,4 @@
-"""A hostile web server of our own for tests: raw asyncio on 127.0.0.x, one misbehaviour per address.
+"""A hostile web server of our own for tests and the bench: raw asyncio on 127.0.0.x, one misbehaviour per address.
 
 Each `Behaviour` answers every request on its own loopback address (127.0.0.2, .3, ...), so a config can put a
 hostile source and a healthy one side by side on different hosts, as on the internet.
@@ -233,3 +233,27 @@ def pages(routes: dict[str, bytes]) -> Handler:
         writer.write(routes.get(target) or response(404, b"not here"))
 
     return handle
+
+
+def hostile_listings() -> dict[str, Answer]:
+    """Return one listing misbehaviour per name: the mix the tests and `python -m bench hostile` put beside a healthy
+    source (the bomb is built here, in about half a second)."""
+    return {
+        "bomb": bomb(),
+        "slow-body": slow_body,
+        "slow-headers": slow_headers,
+        "continue": endless_continue,
+        "huge-header": huge_header,
+        "many-headers": many_headers,
+        "many-links": many_links(170_000),  # 9.4 MB: just under the default 10 MiB cap
+    }
+
+
+def many_links(count: int) -> Answer:
+    """Answer with a listing of `count` links (about 55 bytes each), built now."""
+    body = listing([f"/news/{n}.html" for n in range(count)])
+
+    async def answer(writer: asyncio.StreamWriter) -> None:
+        writer.write(response(200, body))
+
+    return answer
