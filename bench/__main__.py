@@ -1,4 +1,4 @@
-"""`python -m bench [warm change import extract growth rss latency] [--runs N] [--quick]`: run the benchmarks.
+"""`python -m bench [warm change import extract growth rss latency hostile] [--runs N] [--quick]`: run the benchmarks.
 
 Every measured program runs as its own child process against a loopback simulator served from another process;
 results go to bench/results/<time>.json and the Markdown summary to stdout.
@@ -20,13 +20,14 @@ from typing import Any
 from bench.cycles import run_cycles
 from bench.extraction import run_extract
 from bench.growth import run_growth
+from bench.hostile import run_hostile
 from bench.measure import machine_info
 from bench.monitor_runner import use_checkout
 from bench.options import Options
 from bench.report import render
 from bench.service import run_latency, run_rss
 
-BENCHMARKS = ("import", "warm", "change", "extract", "growth", "rss", "latency")
+BENCHMARKS = ("import", "warm", "change", "extract", "growth", "rss", "latency", "hostile")
 CYCLES = {"import", "warm", "change"}
 RESULTS = Path(__file__).resolve().parent / "results"
 SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
@@ -34,6 +35,7 @@ SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
     "growth": run_growth,
     "rss": run_rss,
     "latency": run_latency,
+    "hostile": run_hostile,
 }
 
 
