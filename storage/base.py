@@ -216,6 +216,9 @@ class Store(Protocol):
     def expire_deliveries(self, webhook_id: str, created_before: datetime, now: datetime, reason: str) -> int:
         """Dead-letter the webhook's unclaimed pending deliveries created before `created_before`; return how many."""
 
+    def claim_service(self, config_id: str) -> None:
+        """Register a running service of the config `config_id`; raise StoreBusyError if one of another config runs."""
+
     def claim_writer(self, wait_s: float) -> None:
         """Become the store's one polling writer, waiting up to `wait_s`; raise StoreBusyError if another stays."""
 

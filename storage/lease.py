@@ -66,3 +66,9 @@ class LeaseMixin:
 
     def claim_writer(self, wait_s: float) -> None:
         """Become the store's one polling writer (the database arbitrates writers unless a backend says otherwise)."""
+
+    def claim_service(self, config_id: str) -> None:
+        """Register a running service of the config `config_id`; raise StoreBusyError if one of another config runs.
+
+        A no-op here: SQLite's polling-writer lock already admits one service per file.
+        """

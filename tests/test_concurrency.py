@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from daemonkit import wait_until
+from daemonkit import DaemonProcess, wait_until
 from receiver import Receiver, Reply
 from test_hostile import hostile_config
 
 from monitor.app import utc_now
 from monitor.events import encode_event, new_event_id
-from monitor.sim.hostile import Behaviour, hostile_server, on_listing, slow_body, source_toml
+from monitor.sim.hostile import Behaviour, healthy, hostile_server, on_listing, slow_body, source_toml
 from storage import EventRecord, Store, open_store
 
 
@@ -134,3 +134,21 @@ def test_a_killed_claimant_on_this_host_frees_its_rows(tmp_path: Path) -> None:
         run.communicate(timeout=60)
     assert [r.headers["webhook-id"] for r in receiver.requests] == [event_id]
     assert time.monotonic() - started < 60
+
+
+def test_two_services_of_different_configs_on_one_postgresql_database_are_refused(tmp_path: Path, pg_url: str) -> None:
+    with hostile_server([Behaviour("site", healthy())]) as server:
+        source = source_toml("site", server["site"].base + "/news/", interval='"1s"')
+        first_config = hostile_config(tmp_path, source, database=f'"{pg_url}"')
+        second_config = first_config.with_name("other.toml")
+        second_config.write_text(first_config.read_text())
+        with DaemonProcess(first_config) as first:
+            first.wait_for_log("poll site", timeout_s=30)
+            second = monitor("run", "--config", str(second_config))
+            _out, err = second.communicate(timeout=60)
+            assert first.process.poll() is None
+            again = monitor("run", "--config", str(second_config))  # refused again, not left half-registered
+            _again_out, again_err = again.communicate(timeout=60)
+    assert second.returncode == again.returncode == 1
+    assert err.startswith("monitor: a monitor service with another config already uses this database")
+    assert err.count("\n") == 1 and "Traceback" not in err + again_err
