@@ -14,24 +14,29 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT
+from conftest import ROOT, RunCli
 
 from monitor.config import load_config
 from monitor.errors import FetchDeadlineError, FetchError, FetchProtocolError, FetchTooLargeError
 from monitor.http import Fetcher, Page, build_transport
 from monitor.sim.hostile import (
     Behaviour,
+    Handler,
     bomb,
     endless_continue,
     healthy,
     hostile_server,
     huge_header,
+    listing,
     many_headers,
     on_listing,
+    response,
     slow_body,
     slow_headers,
     source_toml,
 )
+from storage import ArticleState, StorageUnavailableError
+from storage.sql import SqlStore
 
 MAX_RSS_MB = 400
 MAX_WALL_S = 90
@@ -145,3 +150,54 @@ def test_both_transports_honour_the_bounds(tmp_path: Path, transport_name: str) 
     assert isinstance(endless, FetchError)
     assert "informational (1xx)" in endless.reason or isinstance(endless, FetchDeadlineError)
     assert isinstance(outcomes["many-headers"], FetchProtocolError)
+
+
+def slow_articles() -> Handler:
+    """A listing of three links whose article pages trickle one byte a second."""
+    listing_page = response(200, listing([f"/news/{n}.html" for n in range(3)]))
+
+    async def handle(target: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if target == "/news/":
+            writer.write(listing_page)
+        elif target.startswith("/news/"):
+            await slow_body(writer)
+        else:
+            writer.write(response(404, b"not here"))
+
+    return handle
+
+
+def test_a_poll_past_its_deadline_is_a_counted_failure_and_the_others_go_on(tmp_path: Path, run_cli: RunCli) -> None:
+    behaviours = [Behaviour("healthy", healthy()), Behaviour("slow", slow_articles())]
+    with hostile_server(behaviours) as server:
+        sources = "".join(source_toml(b.name, server[b.name].base + "/news/") for b in behaviours)
+        config = hostile_config(tmp_path, sources, request_deadline='"60s"', poll_deadline='"2s"')
+        code, out, err = run_cli("check", "--config", str(config))
+        _code, status, _err = run_cli("status", "--config", str(config))
+    assert code == 0, err
+    lines = lines_by_source(out)
+    assert lines["slow"] == "slow: FAILED (error): poll not finished within the 2s poll deadline"
+    assert "healthy: 3 links, 3 new, 3 fetched" in lines["healthy"]
+    assert "poll not finished within the 2s poll deadline" in status
+
+
+def test_a_store_error_in_one_poll_is_that_source_s_failure(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = SqlStore.save_article
+
+    def failing_save(self: SqlStore, article: ArticleState) -> int:
+        if article.source_id == "broken":
+            raise StorageUnavailableError("sqlite: disk I/O error")
+        return real_save(self, article)
+
+    monkeypatch.setattr(SqlStore, "save_article", failing_save)
+    behaviours = [Behaviour("healthy", healthy()), Behaviour("broken", healthy())]
+    with hostile_server(behaviours) as server:
+        sources = "".join(source_toml(b.name, server[b.name].base + "/news/") for b in behaviours)
+        config = hostile_config(tmp_path, sources)
+        code, out, err = run_cli("check", "--config", str(config))
+    assert code == 0, err
+    lines = lines_by_source(out)
+    assert lines["broken"] == "broken: FAILED (store): StorageUnavailableError: sqlite: disk I/O error"
+    assert "healthy: 3 links, 3 new, 3 fetched" in lines["healthy"]
