@@ -37,6 +37,8 @@ from storage import compress_raw
 
 __all__ = ["IDLE_S", "START_AFTER", "PageReaders", "default_processes", "read_article"]
 
+THREAD_READ_BYTES = 256 * 1024
+
 logger = logging.getLogger(__name__)
 
 IDLE_S = 30.0
@@ -125,6 +127,8 @@ class PageReaders:
         worker = None if self._processes <= 0 or self._burst <= self._start_after else await self._worker()
         if worker is None:
             self.read_here += 1
+            if len(page.body) > THREAD_READ_BYTES:  # a long page is parsed in a thread: the loop serves the others
+                return await asyncio.to_thread(read_article, source, page)
             return read_article(source, page)
         try:
             observation: Observation = await worker.call(source, page)
