@@ -37,11 +37,10 @@ from storage import compress_raw
 
 __all__ = ["IDLE_S", "START_AFTER", "PageReaders", "default_processes", "read_article"]
 
-THREAD_READ_BYTES = 256 * 1024
-
 logger = logging.getLogger(__name__)
 
 IDLE_S = 30.0
+THREAD_READ_BYTES = 256 * 1024
 START_AFTER = 40
 QUEUED_PER_PROCESS = 32  # pages handed to each worker at once
 WAITING_PER_PROCESS = 32  # pages waiting for a worker to have room, per worker, before one is read here

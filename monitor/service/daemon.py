@@ -147,8 +147,6 @@ class Daemon:
         try:
             report = await self._app.pipeline.check_source(source, next_due=self._dispatcher.due_at(source.id))
             recorded = True
-            if report.outcome in ("crash", "store"):
-                self._metrics.observe_crash(source_id)
             if report.events and self._outbox is not None:
                 self._outbox.wake()
             self._finish_poll(source, report, time.perf_counter() - started)
