@@ -1,4 +1,4 @@
-"""`python -m bench [warm change import extract extraction charset growth rss latency fleet] [--runs N]`: run them.
+"""`python -m bench [warm change import extract extraction charset growth rss latency fleet hostile]`: run them.
 
 Every measured program runs as its own child process against a loopback simulator served from another process;
 results go to bench/results/<time>.json and the Markdown summary to stdout.
@@ -22,6 +22,7 @@ from bench.cycles import run_cycles
 from bench.extraction import run_extract
 from bench.fleet import run_fleet
 from bench.growth import run_growth
+from bench.hostile import run_hostile
 from bench.measure import machine_info
 from bench.monitor_runner import use_checkout
 from bench.options import Options
@@ -29,7 +30,19 @@ from bench.report import render
 from bench.service import run_latency, run_rss
 from bench.zeroconfig import run_extraction
 
-BENCHMARKS = ("import", "warm", "change", "extract", "extraction", "charset", "growth", "rss", "latency", "fleet")
+BENCHMARKS = (
+    "import",
+    "warm",
+    "change",
+    "extract",
+    "extraction",
+    "charset",
+    "growth",
+    "rss",
+    "latency",
+    "fleet",
+    "hostile",
+)
 CYCLES = {"import", "warm", "change"}
 RESULTS = Path(__file__).resolve().parent / "results"
 SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
@@ -40,6 +53,7 @@ SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
     "rss": run_rss,
     "latency": run_latency,
     "fleet": run_fleet,
+    "hostile": run_hostile,
 }
 
 

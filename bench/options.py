@@ -8,7 +8,17 @@ from pathlib import Path
 __all__ = ["DEFAULT_RUNS", "Options"]
 
 # Runs per benchmark when --runs is not given: the first import and the store growth are the slow ones.
-DEFAULT_RUNS = {"warm": 5, "change": 5, "import": 3, "extract": 5, "growth": 5, "rss": 1, "latency": 2, "fleet": 1}
+DEFAULT_RUNS = {
+    "warm": 5,
+    "change": 5,
+    "import": 3,
+    "extract": 5,
+    "growth": 5,
+    "rss": 1,
+    "latency": 2,
+    "fleet": 1,
+    "hostile": 1,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,22 @@ def _fleet(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _hostile(data: dict[str, Any]) -> list[str]:
+    lines = [
+        "### 9. Hostile mix: a healthy source's polls in `monitor run`, alone and beside hostile servers",
+        "",
+        f"{data['phase_s']:.0f} s each; hostile: {', '.join(data['hostile'])}.",
+        "",
+        "| | polls | failed | median ms | p95 ms | max ms | daemon peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, key in (("alone", "alone"), ("beside the hostile sources", "beside_hostile")):
+        row = data[key]
+        cells = [row["healthy_polls"], row["healthy_failed"], row["median_ms"], row["p95_ms"], row["max_ms"]]
+        lines.append(f"| {label} | " + " | ".join(str(c) for c in cells) + f" | {row['peak_rss_mb']:.0f} |")
+    return [*lines, ""]
+
+
 def render(results: dict[str, Any]) -> str:
     """Return Markdown for every benchmark present in `results`."""
     lines = [f"Machine: {results['machine']}", f"Command: `{results['command']}`", ""]
@@ -234,6 +250,7 @@ def render(results: dict[str, Any]) -> str:
         ("rss", _rss),
         ("latency", _latency),
         ("fleet", _fleet),
+        ("hostile", _hostile),
     ):
         if name in results and "error" in results[name]:
             lines += [f"### {name}", "", f"FAILED: {results[name]['error']}", ""]

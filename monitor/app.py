@@ -15,7 +15,9 @@ from monitor.pages import PageReaders, default_processes
 from monitor.pipeline import Pipeline
 from storage import Store, open_store
 
-__all__ = ["App", "open_app", "utc_now"]
+__all__ = ["POLLER_WAIT_S", "App", "open_app", "utc_now"]
+
+POLLER_WAIT_S = 10.0
 
 
 def utc_now() -> datetime:
@@ -37,10 +39,24 @@ class App:
 
 @asynccontextmanager
 async def open_app(
-    config: Config, *, observer: FetchObserver | None = None, clock: Callable[[], datetime] = utc_now
+    config: Config,
+    *,
+    observer: FetchObserver | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    poller: bool = False,
 ) -> AsyncIterator[App]:
-    """Open the store, the HTTP client and the page readers, yield them wired together, close in reverse."""
+    """Open the store, the HTTP client and the page readers, yield them wired together, close in reverse.
+
+    A `poller` (check, the service) first becomes the store's one polling writer, waiting up to POLLER_WAIT_S for
+    another to finish; raises StoreBusyError (one line at the CLI) if it does not.
+    """
     store = open_store(config.database)
+    if poller:
+        try:
+            store.claim_writer(POLLER_WAIT_S)
+        except BaseException:
+            store.close()
+            raise
     processes = default_processes() if config.read_workers is None else config.read_workers
     readers = PageReaders(processes)
     try:

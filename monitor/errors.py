@@ -5,8 +5,10 @@ MonitorError
 ├── UsageError                                 a bad command-line argument: the CLI exits 2
 ├── FetchError(source_id, url)                 a page could not be fetched
 │   ├── FetchTimeoutError
+│   │   └── FetchDeadlineError                 no whole answer within the request or poll deadline
 │   ├── FetchStatusError(status)               non-2xx/304 answer (404, 5xx, 429 ...)
-│   ├── FetchTooLargeError                     body over the size cap
+│   ├── FetchTooLargeError                     body over the size cap (decoded, every content-coding layer)
+│   ├── FetchProtocolError                     an answer breaking HTTP or a bound on it (codings, headers, 1xx)
 │   ├── DecodeError                            the bytes decode cleanly under no charset
 │   ├── BlockedError(status)                   a block or anti-bot challenge page (412, 521, JS cookie)
 │   └── RobotsDeniedError                      robots.txt forbids the URL for our User-Agent
@@ -22,7 +24,9 @@ __all__ = [
     "DecodeError",
     "DeliveryError",
     "ExtractError",
+    "FetchDeadlineError",
     "FetchError",
+    "FetchProtocolError",
     "FetchStatusError",
     "FetchTimeoutError",
     "FetchTooLargeError",
@@ -67,6 +71,14 @@ class FetchError(MonitorError):
 
 class FetchTimeoutError(FetchError):
     """The server did not answer in time."""
+
+
+class FetchDeadlineError(FetchTimeoutError):
+    """The answer (connect to last byte), or the whole poll, did not finish within its deadline."""
+
+
+class FetchProtocolError(FetchError):
+    """The server's answer broke HTTP or one of our bounds on it (content-codings, header count, 1xx answers)."""
 
 
 class FetchStatusError(FetchError):

@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from monitor.redact import printable, redact_urls
+
 __all__ = ["LOG_FORMATS", "JsonFormatter", "configure_logging"]
 
 LOG_FORMATS = ("text", "json")
@@ -39,10 +41,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
-    """Writes to whatever `sys.stderr` is at the time of each record (it may be replaced, as tests do)."""
+    """Writes to whatever `sys.stderr` is at the time of each record (it may be replaced, as tests do).
+
+    Every message is written with URL passwords masked and control characters escaped (it may quote a server).
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stderr
+        message = printable(redact_urls(record.getMessage()))
+        record = logging.makeLogRecord({**vars(record), "msg": message, "args": None})
         super().emit(record)
 
 

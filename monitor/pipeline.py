@@ -15,7 +15,13 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from monitor.config import Config, Source
-from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusError
+from monitor.errors import (
+    BlockedError,
+    ExtractError,
+    FetchDeadlineError,
+    FetchError,
+    FetchStatusError,
+)
 from monitor.events import article_event, source_event
 from monitor.http import Fetcher, Page
 from monitor.lifecycle import Decision, decide
@@ -27,7 +33,7 @@ from monitor.pages import (
     normalise_url,
     older_links,
 )
-from storage import ArticleState, EventRecord, SourceState, Store
+from storage import ArticleState, EventRecord, SourceState, StorageError, Store
 
 __all__ = ["Pipeline", "SourceReport"]
 
@@ -35,6 +41,9 @@ logger = logging.getLogger(__name__)
 
 MISSING_STATUSES = frozenset({404, 410})
 DEFAULT_REVISIT_BATCH = 10
+JUMP_FACTOR = 10  # a listing this many times its usual size (and `max_new` links more) is not trusted as news
+MERGE_BATCH = 1000
+THREAD_PARSE_BYTES = 256 * 1024  # larger listings are read in a thread, so the loop keeps serving other sources
 
 
 @dataclass(slots=True)
@@ -53,6 +62,9 @@ class SourceReport:
     listing_status: int | None = None
     first_failure: str | None = None
     """Why the first article fetch of this check that failed did, naming its URL."""
+    waiting: int = 0
+    """New articles left for the next checks (over the source's `max_new`)."""
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, event_type: str) -> None:
         """Count one event of this type."""
@@ -87,23 +99,43 @@ class Pipeline:
     ) -> SourceReport:
         """Check one source once and return what happened; source failures are recorded, not raised.
 
+        A poll that hangs past the poll deadline, hits a bound, meets a store error or crashes is a failure of this
+        source (counted, with its reason), never an error of the caller, which goes on with the other sources.
         `next_due` (the daemon's next poll of the source) is saved with the source's state, in its one write per
         check; without it the stored value is kept. `backfill` caps the listing pages read (default: the source's
         `max_pages`, and 1 on its first check).
         """
         report = SourceReport(source.id)
-        state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
-        state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
-        if next_due is not None:
-            state.next_due = next_due
+        # None until read: a poll whose store fails before then must not save a blank state over the stored one
+        # (that would forget the baseline, and the next check would take new articles for the baseline).
+        state: SourceState | None = None
+        deadline_s = self.config.http.poll_deadline.total_seconds()
         try:
-            page = await self._fetcher.fetch(
-                source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
-            )
-            links = self._listing_links(source, state, page)
+            async with asyncio.timeout(deadline_s):
+                state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
+                state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
+                if next_due is not None:
+                    state.next_due = next_due
+                await self._cycle(source, state, report, revisit_all, backfill)
         except (FetchError, ExtractError) as exc:
             self._source_failed(source, state, exc, report)
-            return report
+        except TimeoutError:
+            reason = f"poll not finished within the {deadline_s:g}s poll deadline"
+            self._source_failed(source, state, FetchDeadlineError(reason, source_id=source.id, url=source.url), report)
+        except StorageError as exc:
+            self._source_failed(source, state, exc, report, outcome="store")
+        except Exception as exc:  # the per-source wrapper (check and daemon): one source's crash stays its own
+            logger.exception("source %s: poll crashed", source.id)
+            self._source_failed(source, state, exc, report, outcome="crash")
+        return report
+
+    async def _cycle(
+        self, source: Source, state: SourceState, report: SourceReport, revisit_all: bool, backfill: int | None
+    ) -> None:
+        page = await self._fetcher.fetch(
+            source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
+        )
+        links = await self._listing_links(source, state, page, report)
         older = await self._older_pages(source, state, page, links, backfill)
         report.listing_status = page.status
         # Past this point the listing's body is not needed: drop it, so that thousands of sources waiting for
@@ -112,11 +144,10 @@ class Pipeline:
         now = self._clock()
         listed = None if links is None else links + older
         known = self._known(source, listed, revisit_all, now)
-        to_fetch = self._merge_listing(source, state, known, listed, report)
+        to_fetch = await self._merge_listing(source, state, known, listed, report)
         to_fetch += self._due(source, known, set(to_fetch), revisit_all, now)
         await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
         self._source_succeeded(source, state, page, links, report)
-        return report
 
     async def _older_pages(
         self, source: Source, state: SourceState, page: Page, links: list[str] | None, backfill: int | None
@@ -143,8 +174,10 @@ class Pipeline:
             return self._store.articles(source.id)
         return self._store.articles_for_check(source.id, now, links)
 
-    def _listing_links(self, source: Source, state: SourceState, page: Page) -> list[str] | None:
-        """Return the listing's article URLs, or None when the listing is unchanged since the last check."""
+    async def _listing_links(
+        self, source: Source, state: SourceState, page: Page, report: SourceReport
+    ) -> list[str] | None:
+        """Return the listing's article URLs (at most `max_links`), or None when the listing is unchanged."""
         if page.redirected_off_site:
             raise ExtractError(
                 "listing redirects to another site", source_id=source.id, url=page.final_url, field="url"
@@ -153,7 +186,7 @@ class Pipeline:
         if page.not_modified or (body_hash == state.body_hash and state.baseline_done):
             return None
         try:
-            links = [link.url for link in extract_links(page.body, page.content_type, page.final_url, source)]
+            links = await _read_links(page, source)
         except ExtractError as exc:
             if looks_like_challenge(page.body, page.content_type):
                 raise BlockedError(
@@ -168,10 +201,17 @@ class Pipeline:
                 url=source.url,
                 field="listing.links",
             )
+        if len(links) > source.max_links:
+            self._warn(report, f"listing has over {source.max_links} links; the first {source.max_links} are read")
+            links = links[: source.max_links]
         state.body_hash = body_hash
         return links
 
-    def _merge_listing(
+    def _warn(self, report: SourceReport, message: str) -> None:
+        report.warnings.append(message)
+        logger.warning("source %s: %s", report.source_id, message)
+
+    async def _merge_listing(
         self,
         source: Source,
         state: SourceState,
@@ -179,32 +219,74 @@ class Pipeline:
         links: list[str] | None,
         report: SourceReport,
     ) -> list[str]:
-        """Record new and delisted articles in one transaction; return the new URLs to fetch now."""
-        now = self._clock()
+        """Record new and delisted articles, MERGE_BATCH a transaction; return the new URLs to fetch now.
+
+        At most `max_new` new articles are taken per check, in listing order (newest first on news sites); the rest
+        are left unrecorded for the next checks. A listing that jumps far beyond its usual size is reported and its
+        new links recorded without `article.published` events (as a first check's are).
+        """
         if links is None:
             report.links = self._store.count_listed(source.id)
             return []
         report.links = len(links)
-        on_listing = set(links)
+        baseline = not state.baseline_done or self._jumped(source, state, links, known, report)
         fresh: list[str] = []
+        for start in range(0, len(links), MERGE_BATCH):
+            # A transaction per batch, the loop served between: a long listing must not hold it for seconds.
+            with self._store.transaction():
+                self._merge_batch(source, links[start : start + MERGE_BATCH], known, baseline, fresh, report)
+            await asyncio.sleep(0)
         with self._store.transaction():
-            for url in links:
-                article = known.get(url)
-                if article is None:
-                    article = ArticleState(source.id, url, first_seen=now, baseline=not state.baseline_done)
-                    known[url] = article
-                    fresh.append(url)
-                elif not article.on_listing:
-                    article.on_listing = True
-                else:
-                    continue
-                self._store.save_article(article)
-            for article in known.values():
-                if article.on_listing and article.url not in on_listing:
-                    article.on_listing = False  # delisted: listings scroll; not a removal
-                    self._store.save_article(article)
+            self._delist(known, set(links))
         report.new = len(fresh)
-        return fresh
+        if report.waiting:
+            self._warn(report, f"{report.waiting} new articles wait for the next checks (max_new {source.max_new})")
+        return fresh[: source.max_new]
+
+    def _merge_batch(
+        self,
+        source: Source,
+        links: list[str],
+        known: dict[str, ArticleState],
+        baseline: bool,
+        fresh: list[str],
+        report: SourceReport,
+    ) -> None:
+        now = self._clock()
+        for url in links:
+            article = known.get(url)
+            if article is None and not baseline and len(fresh) >= source.max_new:
+                report.waiting += 1
+                continue
+            if article is None:
+                article = ArticleState(source.id, url, first_seen=now, baseline=baseline)
+                known[url] = article
+                fresh.append(url)
+            elif not article.on_listing:
+                article.on_listing = True
+            else:
+                continue
+            self._store.save_article(article)
+
+    def _delist(self, known: dict[str, ArticleState], on_listing: set[str]) -> None:
+        for article in known.values():
+            if article.on_listing and article.url not in on_listing:
+                article.on_listing = False  # delisted: listings scroll; not a removal
+                self._store.save_article(article)
+
+    def _jumped(
+        self, source: Source, state: SourceState, links: list[str], known: dict[str, ArticleState], report: SourceReport
+    ) -> bool:
+        """Return whether the listing's new links far outnumber its usual size (reported as a warning)."""
+        unknown = sum(1 for url in links if url not in known)
+        if unknown <= max(state.link_count * JUMP_FACTOR, state.link_count + source.max_new):
+            return False
+        self._warn(
+            report,
+            f"listing jumped from {state.link_count} to {len(links)} links: its {unknown} new links are recorded"
+            " without article.published events",
+        )
+        return True
 
     def _due(
         self, source: Source, known: dict[str, ArticleState], taken: set[str], revisit_all: bool, now: datetime
@@ -287,21 +369,33 @@ class Pipeline:
         self._store.add_event(event, webhook_ids, order_key)
         logger.info("event %s %s %s", event.type, event.source_id, event.article_url or "")
 
-    def _source_failed(self, source: Source, state: SourceState, exc: Exception, report: SourceReport) -> None:
+    def _source_failed(
+        self,
+        source: Source,
+        state: SourceState | None,
+        exc: Exception,
+        report: SourceReport,
+        outcome: str | None = None,
+    ) -> None:
         now = self._clock()
-        outcome = "blocked" if isinstance(exc, BlockedError) else "layout" if isinstance(exc, ExtractError) else "error"
-        reason = exc.reason if isinstance(exc, FetchError | ExtractError) else str(exc)
-        state.consecutive_failures += 1
-        state.last_error, state.last_outcome = reason, outcome
+        outcome = outcome or _failure_outcome(exc)
+        reason = exc.reason if isinstance(exc, FetchError | ExtractError) else f"{type(exc).__name__}: {exc}"
         report.outcome, report.error = outcome, reason
-        with self._store.transaction():
-            if state.consecutive_failures >= source.failing_after and not state.failing:
-                state.failing = True
-                self._enqueue(
-                    source_event("source.failing", source, state.consecutive_failures, reason, now), source.id
-                )
-                report.count("source.failing")
-            self._store.save_source_state(state)
+        try:
+            if state is None:  # the poll failed before its state was read: read it now (the store may be back)
+                state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
+            state.consecutive_failures += 1
+            state.last_error, state.last_outcome = reason, outcome
+            with self._store.transaction():
+                if state.consecutive_failures >= source.failing_after and not state.failing:
+                    state.failing = True
+                    self._enqueue(
+                        source_event("source.failing", source, state.consecutive_failures, reason, now), source.id
+                    )
+                    report.count("source.failing")
+                self._store.save_source_state(state)
+        except StorageError as store_exc:  # the store itself is failing: the report still says what happened
+            logger.error("source %s: could not record its failure: %s", source.id, store_exc)
         # DEBUG: the caller reports the poll in one line (the daemon's poll line, `check`'s FAILED line).
         logger.debug("source %s failed (%s): %s", source.id, outcome, reason)
 
@@ -317,11 +411,30 @@ class Pipeline:
                 report.count("source.recovered")
             state.failing, state.consecutive_failures, state.last_error = False, 0, None
             state.last_success, state.last_outcome = now, "not_modified" if page.not_modified else "ok"
-            if not page.not_modified:
+            if report.waiting:  # read the whole listing again next time, for the articles left waiting
+                state.etag, state.last_modified, state.body_hash = None, None, None
+            elif not page.not_modified:
                 state.etag, state.last_modified = page.etag, page.last_modified
             if links is not None:
                 state.link_count, state.baseline_done = len(links), True
             self._store.save_source_state(state)
+
+
+async def _read_links(page: Page, source: Source) -> list[str]:
+    """Return up to `max_links` + 1 links (one more tells the listing is over the cap)."""
+    args = (page.body, page.content_type, page.final_url, source, source.max_links + 1)
+    found = (
+        await asyncio.to_thread(extract_links, *args) if len(page.body) > THREAD_PARSE_BYTES else extract_links(*args)
+    )
+    return [link.url for link in found]
+
+
+def _failure_outcome(exc: Exception) -> str:
+    if isinstance(exc, BlockedError):
+        return "blocked"
+    if isinstance(exc, ExtractError):
+        return "layout"
+    return "error"
 
 
 def _redirected_away(source: Source, article: ArticleState, page: Page) -> bool:

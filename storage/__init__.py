@@ -11,7 +11,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, Store, VersionRecord
-from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
+from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError, StoreBusyError
 from storage.sql import compress_raw
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "SourceState",
     "StorageError",
     "StorageUnavailableError",
+    "StoreBusyError",
     "Store",
     "VersionRecord",
     "check_url",

@@ -205,7 +205,25 @@ class Store(Protocol):
         """Return outbox rows, oldest first, filtered."""
 
     def save_delivery(self, delivery: DeliveryRecord) -> None:
-        """Record the outcome of an attempt (state, attempts, next time, last status and error)."""
+        """Record the outcome of an attempt (state, attempts, next time, last status and error); ends its claim."""
+
+    def claim_delivery(self, delivery_id: int, owner: str, now: datetime, until: datetime) -> bool:
+        """Claim a pending delivery for `owner` until `until`; return False if another holds a live lease on it."""
+
+    def lease_holders(self) -> set[str]:
+        """Return the owners holding claims on pending deliveries (live or expired)."""
+
+    def release_leases(self, owner: str) -> int:
+        """Drop every claim `owner` holds (it is known to be dead); return how many."""
+
+    def expire_deliveries(self, webhook_id: str, created_before: datetime, now: datetime, reason: str) -> int:
+        """Dead-letter the webhook's unclaimed pending deliveries created before `created_before`; return how many."""
+
+    def claim_service(self, config_id: str) -> None:
+        """Register a running service of the config `config_id`; raise StoreBusyError if one of another config runs."""
+
+    def claim_writer(self, wait_s: float) -> None:
+        """Become the store's one polling writer, waiting up to `wait_s`; raise StoreBusyError if another stays."""
 
     def requeue(self, *, event_ids: list[str] | None, failed: bool, webhook_id: str | None, now: datetime) -> int:
         """Make matching deliveries pending again, due now; return how many."""

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
 
-from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
+from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError, StoreBusyError
+from storage.lease import missing_lease_columns
 from storage.sql import SqlStore
 from storage.sqlite import SCHEMA_VERSION, schema_script
 
 __all__ = ["PostgresStore", "open_postgres"]
+
+SERVICE_LOCKS = 707071  # the advisory-lock class of running services (707070 guards schema creation)
 
 
 class PostgresStore(SqlStore):
@@ -56,6 +60,32 @@ class PostgresStore(SqlStore):
     def _begin(self) -> None:
         self._conn.execute("BEGIN")
 
+    def claim_service(self, config_id: str) -> None:
+        """Hold a shared advisory lock naming our config for the session; refuse if another config holds one.
+
+        Services of one config may share a database (a fleet, later); services of two configs would poll and
+        deliver each other's sources. The lock ends with the session (a lost connection drops it).
+        """
+        key = _config_key(config_id)
+        with self.translate_errors():
+            self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (SERVICE_LOCKS, key))
+            others = self._conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objsubid = 2"
+                " AND objid <> (%s::bigint & 4294967295)::oid AND granted",
+                (SERVICE_LOCKS, key),
+            ).fetchall()
+        if others:
+            with self.translate_errors():
+                self._conn.execute("SELECT pg_advisory_unlock_shared(%s, %s)", (SERVICE_LOCKS, key))
+            raise StoreBusyError(
+                f"a monitor service with another config already uses this database (backend pid {others[0][0]})"
+            )
+
+
+def _config_key(config_id: str) -> int:
+    """Return a signed 32-bit key for the config (advisory locks take two int4 keys)."""
+    return int.from_bytes(hashlib.sha256(config_id.encode()).digest()[:4], "big", signed=True)
+
 
 def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     try:
@@ -72,6 +102,8 @@ def open_postgres(url: str) -> PostgresStore:
         conn.execute("SELECT pg_advisory_lock(707070)")
         try:
             conn.execute(schema_script("BYTEA", "BIGSERIAL PRIMARY KEY"))
+            for statement in missing_lease_columns(set()):
+                conn.execute(statement.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))

@@ -14,12 +14,14 @@ from typing import Any
 
 from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, VersionRecord
 from storage.errors import StorageError
+from storage.lease import LeaseMixin
 
 __all__ = ["SqlStore", "from_db_time", "to_db_time"]
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # zlib level 1 compresses a ministry page in half the time of level 6, for a blob ~12% larger.
 RAW_COMPRESSION = 1
+IN_CHUNK = 500  # values per `IN (...)`: SQLite allows 32,766 parameters a query, PostgreSQL 65,535
 
 _SOURCE_COLUMNS = tuple(
     (
@@ -77,7 +79,7 @@ def _to_db(column: str, value: Any) -> Any:
     return value
 
 
-class SqlStore:
+class SqlStore(LeaseMixin):
     """Store protocol over an autocommit DB-API 2 connection; transactions are explicit BEGIN/COMMIT.
 
     Subclasses set `placeholder` and `translate_errors`. One store serves one thread; the asyncio daemon never
@@ -192,12 +194,16 @@ class SqlStore:
                 (source_id, stamp, source_id),
             )
         else:
-            named = f" OR url IN ({', '.join('?' for _ in listing)})" if listing else ""
             rows = self._rows(
                 f"SELECT {columns} FROM articles WHERE source_id = ? AND (on_listing = 1 OR next_fetch_at <= ?"
-                f" OR (next_fetch_at IS NULL AND version = 0){named})",
-                (source_id, stamp, *listing),
+                " OR (next_fetch_at IS NULL AND version = 0))",
+                (source_id, stamp),
             )
+            for start in range(0, len(listing), IN_CHUNK):  # SQLite and PostgreSQL cap a query's parameters
+                chunk = listing[start : start + IN_CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                query = f"SELECT {columns} FROM articles WHERE source_id = ? AND url IN ({marks})"
+                rows += self._rows(query, (source_id, *chunk))
         return {row[2]: _record(ArticleState, _ARTICLE_COLUMNS, row) for row in rows}
 
     def count_listed(self, source_id: str) -> int:
@@ -329,9 +335,10 @@ class SqlStore:
         only = " AND d.webhook_id = ?" if webhook_id is not None else ""
         rows = self._rows(
             f"SELECT {columns} FROM deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= ?{only}"
+            " AND (d.lease_until IS NULL OR d.lease_until <= ?)"
             " AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.state = 'pending' AND e.webhook_id = d.webhook_id"
             " AND e.order_key = d.order_key AND e.id < d.id) ORDER BY d.id LIMIT ?",
-            (to_db_time(now), *((webhook_id,) if webhook_id is not None else ()), limit),
+            (to_db_time(now), *((webhook_id,) if webhook_id is not None else ()), to_db_time(now), limit),
         )
         return [_record(DeliveryRecord, _DELIVERY_COLUMNS, row) for row in rows]
 
@@ -357,20 +364,26 @@ class SqlStore:
         columns = _DELIVERY_COLUMNS[4:]
         sets = ", ".join(f"{c} = ?" for c in columns)
         params = tuple(_to_db(c, getattr(delivery, c)) for c in columns)
-        self._execute(f"UPDATE deliveries SET {sets} WHERE id = ?", (*params, delivery.id))
+        # Recording the outcome ends this process's claim on the row (storage/lease.py).
+        self._execute(
+            f"UPDATE deliveries SET {sets}, claimed_by = NULL, lease_until = NULL WHERE id = ?", (*params, delivery.id)
+        )
 
     def requeue(self, *, event_ids: list[str] | None, failed: bool, webhook_id: str | None, now: datetime) -> int:
         """Make matching deliveries pending again, due now; return how many."""
         clauses, params = _filters(("state =", "failed" if failed else None), ("webhook_id =", webhook_id))
-        if event_ids:
-            marks = ", ".join("?" for _ in event_ids)
-            clauses += (" AND " if clauses else " WHERE ") + f"event_id IN ({marks})"
-            params += tuple(event_ids)
-        cursor = self._execute(
-            f"UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?{clauses}",
-            (to_db_time(now), to_db_time(now), *params),
-        )
-        return int(cursor.rowcount)
+        update = f"UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, created_at = ?{clauses}"
+        stamps = (to_db_time(now), to_db_time(now))
+        if not event_ids:
+            return int(self._execute(update, (*stamps, *params)).rowcount)
+        update += (" AND " if clauses else " WHERE ") + "event_id IN ({marks})"
+        count = 0
+        for start in range(0, len(event_ids), IN_CHUNK):
+            chunk = tuple(event_ids[start : start + IN_CHUNK])
+            count += int(
+                self._execute(update.format(marks=", ".join("?" for _ in chunk)), (*stamps, *params, *chunk)).rowcount
+            )
+        return count
 
     def outbox_summary(self, now: datetime) -> tuple[int, float]:
         """Return the number of pending deliveries and the age in seconds of the oldest one."""

@@ -9,7 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
+from storage.lease import missing_lease_columns
 from storage.sql import SqlStore
+from storage.writer import WriterLock
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "open_sqlite"]
 
@@ -20,6 +22,23 @@ class SqliteStore(SqlStore):
     """The Store protocol on a SQLite file."""
 
     placeholder = "?"
+
+    def __init__(self, connection: sqlite3.Connection, path: str = ":memory:") -> None:
+        super().__init__(connection)
+        self._writer = WriterLock(path) if path != ":memory:" else None
+
+    def claim_writer(self, wait_s: float) -> None:
+        """Become the file's one polling writer, waiting up to `wait_s`; raise StoreBusyError if another stays."""
+        if self._writer is not None:
+            self._writer.acquire(wait_s)
+
+    def close(self) -> None:
+        """Release the connection and the writer lock."""
+        try:
+            super().close()
+        finally:
+            if self._writer is not None:
+                self._writer.release()
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
@@ -61,13 +80,16 @@ def open_sqlite(path: str, read_only: bool = False) -> SqliteStore:
         conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
     except sqlite3.Error as exc:
         raise StorageUnavailableError(f"cannot open {path}: {exc}") from exc
-    store = SqliteStore(conn)
+    store = SqliteStore(conn, path)
     with store.translate_errors():
         conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode survives a killed process (kill -9); only an OS crash can lose the last commit.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.executescript(schema_script("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"))
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
+        for statement in missing_lease_columns(columns):
+            conn.execute(statement)
         _check_version(conn)
     return store
 

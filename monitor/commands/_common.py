@@ -16,6 +16,7 @@ from monitor.config import Config, load_config
 from monitor.errors import ConfigError, UsageError
 from monitor.events import iso_z
 from monitor.pages import check_selectors
+from monitor.redact import printable, spreadsheet_safe
 from storage import StorageError, Store, check_url, open_store
 
 __all__ = [
@@ -124,7 +125,8 @@ def write_records(rows: list[dict[str, Any]], fmt: str, columns: list[str], out:
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows)
         return
     for row in rows:
-        out.write(json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) + "\n")
+        # json.dumps escapes C0 controls but not C1 (U+009B starts an escape sequence too): escape those as well.
+        out.write(printable(json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False)) + "\n")

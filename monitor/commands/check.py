@@ -11,13 +11,12 @@ from monitor.app import open_app
 from monitor.commands._common import Command, add_config_argument, load
 from monitor.config import Config, Source
 from monitor.pipeline import SourceReport
+from monitor.redact import printable
 
-__all__ = ["COMMANDS", "FAILED_OUTCOMES"]
+__all__ = ["COMMANDS"]
 
 MAX_BACKFILL_PAGES = 100
 """`check --backfill` reads at most this many pages of one listing (fmprc keeps ~15 items a page)."""
-FAILED_OUTCOMES = frozenset({"error", "blocked", "layout"})
-"""A source whose check ended so was not checked: `monitor check` exits 1, so that cron and CI see the outage."""
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +48,7 @@ async def check_once(
 ) -> list[SourceReport]:
     """Poll the chosen sources once (calling `on_done` as each finishes), then deliver pending webhooks in bound."""
     sources = [config.source(sid) for sid in source_ids] if source_ids else list(config.sources)
-    async with open_app(config) as app:
+    async with open_app(config, poller=True) as app:
 
         async def check(source: Source) -> SourceReport:
             report = await app.pipeline.check_source(source, revisit_all=revisit, backfill=backfill)
@@ -69,14 +68,17 @@ async def check_once(
 
 def describe(report: SourceReport) -> str:
     """Return one line saying what a check of one source found."""
-    if report.outcome in FAILED_OUTCOMES:
-        return f"{report.source_id}: FAILED ({report.outcome}): {report.error}"
     events = ", ".join(f"{n} {kind}" for kind, n in sorted(report.events.items())) or "none"
+    if report.outcome != "ok":
+        alert = f"; events: {events}" if report.events else ""
+        return f"{report.source_id}: FAILED ({report.outcome}): {report.error}{alert}"
     listing = "unchanged" if report.listing_status == 304 else f"{report.links} links"
+    waiting = f" ({report.waiting} more wait for the next checks)" if report.waiting else ""
+    warnings = "".join(f"; warning: {warning}" for warning in report.warnings)
     first = f" (first: {report.first_failure})" if report.first_failure else ""
     return (
-        f"{report.source_id}: {listing}, {report.new} new, {report.fetched} fetched "
-        f"({report.not_modified} not modified), {report.failed} failed fetches{first}; events: {events}"
+        f"{report.source_id}: {listing}, {report.new} new{waiting}, {report.fetched} fetched "
+        f"({report.not_modified} not modified), {report.failed} failed fetches{first}; events: {events}{warnings}"
     )
 
 
@@ -88,8 +90,8 @@ def _check(args: argparse.Namespace) -> int:
     else:
         reports = asyncio.run(check_once(config, args.source, args.revisit, backfill=args.backfill))
     for report in reports:
-        print(describe(report), file=sys.stdout)
-    return 1 if any(report.outcome in FAILED_OUTCOMES for report in reports) else 0
+        print(printable(describe(report)), file=sys.stdout)
+    return 1 if any(report.outcome != "ok" for report in reports) else 0
 
 
 def _check_with_progress(config: Config, args: argparse.Namespace, count: int) -> list[SourceReport]:

@@ -21,6 +21,7 @@ from monitor.commands._common import (
 from monitor.config import Config, Endpoint
 from monitor.delivery import Attempt, Outbox, send
 from monitor.events import test_event
+from monitor.redact import printable
 from storage import DeliveryRecord
 
 __all__ = ["COMMANDS", "DELIVERY_FIELDS"]
@@ -60,7 +61,7 @@ def _deliveries(args: argparse.Namespace) -> int:
         write_records([_as_dict(record) for record in records], "jsonl", DELIVERY_FIELDS)
         return 0
     for line in _table([TABLE_HEADER, *(_row(record) for record in records)]):
-        print(line)
+        print(printable(line))  # last errors quote the receivers' answers
     return 0
 
 
@@ -152,7 +153,7 @@ def _webhook_test(args: argparse.Namespace) -> int:
     attempt = asyncio.run(_send_test(config, endpoint))
     line = f"{endpoint.id}: {attempt.error or f'HTTP {attempt.status}'}"
     first = attempt.response.strip().splitlines()[0] if attempt.response.strip() else ""
-    print(f"{line}: {first[:200]}" if first else line)
+    print(printable(f"{line}: {first[:200]}" if first else line))
     return 0 if attempt.delivered else 1
 
 

@@ -22,6 +22,7 @@ from monitor.app import utc_now
 from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.redact import printable
 from monitor.service import (
     DEFAULT_FLEET_HEARTBEAT_S,
     DEFAULT_STOP_TIMEOUT_S,
@@ -277,7 +278,7 @@ def _status(args: argparse.Namespace) -> int:
             note = "" if worker["config_matches"] else "  CONFIG DIFFERS from this file"
             print(f"  {worker['id']} {worker['host']} pid {worker['pid']} polls {worker['polls']}{note}")
     for line in format_table(rows, utc_now()):
-        print(line)
+        print(printable(line))
     return 0
 
 

@@ -20,6 +20,7 @@ from monitor.config import EVENT_TYPES
 from monitor.content import DIFF_FIELDS, FieldDiff, changed_paragraphs, diff_text
 from monitor.errors import ConfigError, UsageError
 from monitor.pages import normalise_url
+from monitor.redact import printable
 from storage import ArticleState, Store, VersionRecord
 
 __all__ = ["COMMANDS", "EXPORT_FIELDS"]
@@ -81,7 +82,8 @@ def _events(args: argparse.Namespace) -> int:
         check_source_ids(config, store, [args.source] if args.source else None)
         out = sys.stdout.buffer
         for event in store.events(since=args.since, type=args.type, source_id=args.source):
-            out.write(event.body + b"\n")
+            # The body is the delivered JSON; its C1 controls and bidi overrides are escaped for the terminal.
+            out.write(printable(event.body.decode("utf-8", "replace")).encode() + b"\n")
         out.flush()
     return 0
 
@@ -127,10 +129,11 @@ def _history(args: argparse.Namespace) -> int:
     with opened_store(load(args.config, secrets=False)) as store:
         article = _find(store, args.url)
         versions = store.versions(article.id or 0)
-    print(f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}")
+    head = f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}"
+    print(printable(head))
     previous: VersionRecord | None = None
     for version in versions:
-        print(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}")
+        print(printable(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}"))
         previous = version
     return 0
 
@@ -146,6 +149,7 @@ def _diff_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _render(change: FieldDiff, colour: bool, full: bool) -> str:
     text = change.diff if full else changed_paragraphs(change.diff, context=1)
+    text = printable(text, keep_lines=True)  # the page's own escapes are shown, never obeyed; ours follow
     if not colour:
         return text
     return (

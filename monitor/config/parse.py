@@ -33,10 +33,14 @@ from monitor.config.types import (
     DEFAULT_HOST_DELAY,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_LINKS,
+    DEFAULT_MAX_NEW,
     DEFAULT_MAX_PAGES,
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_MIN_LINKS_RATIO,
+    DEFAULT_POLL_DEADLINE,
     DEFAULT_REMOVE,
+    DEFAULT_REQUEST_DEADLINE,
     DEFAULT_RETRIES,
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_REVISIT,
@@ -133,6 +137,8 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         host_concurrency=top.integer("host_concurrency", DEFAULT_HOST_CONCURRENCY, minimum=1),
         host_delay=top.duration("host_delay", DEFAULT_HOST_DELAY),
         retry_backoff=top.duration("retry_backoff", DEFAULT_RETRY_BACKOFF),
+        request_deadline=top.duration("request_deadline", DEFAULT_REQUEST_DEADLINE, positive=True),
+        poll_deadline=top.duration("poll_deadline", DEFAULT_POLL_DEADLINE, positive=True),
     )
     sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
@@ -193,6 +199,8 @@ _MONITOR_KEYS = {
     "check_delivery_timeout",
     "retry_backoff",
     "read_workers",
+    "request_deadline",
+    "poll_deadline",
 }
 _SOURCE_KEYS = {
     "id",
@@ -211,6 +219,8 @@ _SOURCE_KEYS = {
     "robots",
     "error_urls",
     "proven_by",
+    "max_links",
+    "max_new",
     "notes",
     "language",
     "listing",
@@ -257,6 +267,8 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         error_urls=reader.strings("error_urls", ()),
         proven_by=reader.strings("proven_by", ()),
         language=reader.optional_string("language"),
+        max_links=reader.integer("max_links", DEFAULT_MAX_LINKS, minimum=1),
+        max_new=reader.integer("max_new", DEFAULT_MAX_NEW, minimum=1),
     )
 
 
@@ -329,7 +341,7 @@ def _parse_endpoint(reader: TableReader, environ: Mapping[str, str], secrets: bo
         reader.fail("format", f"unknown format {fmt!r}; use one of {sorted(WEBHOOK_FORMATS)}")
     return Endpoint(
         id=endpoint_id,
-        url=reader.url("url"),
+        url=reader.url("url", secret=True),
         secret=secret,
         events=frozenset(events) if events else None,
         sources=frozenset(reader.strings("sources", ())) or None,

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
+from monitor.redact import redact_url
 
 __all__ = ["Interner", "TableReader", "parse_duration"]
 
@@ -124,10 +125,11 @@ class TableReader:
             self.fail(key, f"{value!r} must be a lowercase slug (letters, digits, '-', '_', '.')")
         return value
 
-    def url(self, key: str) -> str:
+    def url(self, key: str, *, secret: bool = False) -> str:
+        """Return an http(s) URL; a `secret` one (a webhook's, token in its path) is shown cut to its host."""
         value = self.string(key)
         if not re.match(r"^https?://[^/\s]+", value):
-            self.fail(key, f"{value!r} is not an http(s) URL")
+            self.fail(key, f"{redact_url(value) if secret else value!r} is not an http(s) URL")
         return value
 
     def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -28,8 +28,12 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_PAGES",
+    "DEFAULT_MAX_LINKS",
+    "DEFAULT_MAX_NEW",
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_MIN_LINKS_RATIO",
+    "DEFAULT_POLL_DEADLINE",
+    "DEFAULT_REQUEST_DEADLINE",
     "DEFAULT_REMOVE",
     "DEFAULT_RETRIES",
     "DEFAULT_RETRY_BACKOFF",
@@ -52,6 +56,10 @@ DEFAULT_DATABASE = "sqlite:///data/monitor.db"
 DEFAULT_USER_AGENT = "ministry-monitor/0.1 (+https://github.com/ministry-monitor/ministry-monitor)"
 DEFAULT_TIMEOUT = timedelta(seconds=20)
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_REQUEST_DEADLINE = timedelta(seconds=60)
+DEFAULT_POLL_DEADLINE = timedelta(minutes=15)
+DEFAULT_MAX_LINKS = 1000
+DEFAULT_MAX_NEW = 100
 DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_RETRIES = 3
 DEFAULT_RETRY_BACKOFF = timedelta(seconds=1)
@@ -183,6 +191,8 @@ class Source:
     proven_by: tuple[str, ...] = ()
     language: str | None = None
     """The pages' language tag (e.g. "de", "en-US"): says whether 01/02/2022 is 1 February; else the page's lang."""
+    max_links: int = DEFAULT_MAX_LINKS
+    max_new: int = DEFAULT_MAX_NEW
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -222,6 +232,10 @@ class HttpSettings:
     host_concurrency: int = DEFAULT_HOST_CONCURRENCY
     host_delay: timedelta = DEFAULT_HOST_DELAY
     retry_backoff: timedelta = DEFAULT_RETRY_BACKOFF
+    request_deadline: timedelta = DEFAULT_REQUEST_DEADLINE
+    """Connect to last byte of one request (each retry has its own)."""
+    poll_deadline: timedelta = DEFAULT_POLL_DEADLINE
+    """One whole poll of one source: listing, articles, store writes."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)

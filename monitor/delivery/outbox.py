@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import os
 import random
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,11 +28,12 @@ from storage import DeliveryRecord, EventRecord, StorageError, Store
 if TYPE_CHECKING:  # the client is only passed through to webhooks.send; httpx stays at the edges
     import httpx
 
-__all__ = ["DEFAULT_RETRY_POLICY", "Outbox", "OutboxStats", "RetryPolicy"]
+__all__ = ["DEFAULT_RETRY_POLICY", "Outbox", "OutboxStats", "RetryPolicy", "deferral_count"]
 
 logger = logging.getLogger(__name__)
 
 DUE_BATCH = 500
+LEASE_MARGIN_S = 60.0  # beyond the longest a run can spend on one delivery (its quick tries and their waits)
 DEFAULT_KEY_CONCURRENCY = 4
 MIN_PAUSE_S = 0.01
 UNCONFIGURED = "webhook no longer configured"
@@ -114,6 +119,8 @@ class Outbox:
             multiplier=policy.quick_initial_s, max=policy.quick_max_s, jitter=policy.quick_initial_s
         )
         self._wakers: set[asyncio.Event] = set()
+        # Who claims rows (storage/lease.py): check, redeliver and the service may share one outbox.
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     def wake(self) -> None:
         """Make `run_forever` look for due deliveries now rather than at its next periodic look (events were stored)."""
@@ -167,6 +174,8 @@ class Outbox:
 
     async def _cycle(self, endpoint: Endpoint, run: _Run) -> float | None:
         """Deliver what is due for one webhook; return the seconds to wait before the next cycle, or None: done."""
+        self._release_dead_claims()
+        self._expire(endpoint, run.stats)
         busy: set[str] = set()
         await _run_all(self._work(endpoint, run, busy) for _ in range(self._key_concurrency))
         if run.over():
@@ -193,10 +202,36 @@ class Outbox:
                 busy.discard(delivery.order_key)
 
     def _next_head(self, endpoint: Endpoint, busy: set[str]) -> DeliveryRecord | None:
-        for delivery in self._store.due_deliveries(self._clock(), DUE_BATCH, endpoint.id):
-            if delivery.order_key not in busy:
+        """Return the first due queue head not in `busy` that this outbox could claim (no other process has it)."""
+        now = self._clock()
+        until = now + self._lease(endpoint)
+        for delivery in self._store.due_deliveries(now, DUE_BATCH, endpoint.id):
+            if delivery.order_key not in busy and self._store.claim_delivery(delivery.id, self._owner, now, until):
                 return delivery
         return None
+
+    def _expire(self, endpoint: Endpoint, stats: OutboxStats) -> None:
+        """Dead-letter deliveries past the webhook's max_age on schedule, not only when their next attempt comes."""
+        now = self._clock()
+        expired = self._store.expire_deliveries(endpoint.id, now - endpoint.max_age, now, EXPIRED)
+        if expired:
+            stats.failed += expired
+            logger.warning("webhook %s: %d deliveries dead-lettered: %s", endpoint.id, expired, EXPIRED)
+
+    def _release_dead_claims(self) -> None:
+        """Free the rows claimed by processes of this host that are gone (killed mid-send), without their lease."""
+        host = socket.gethostname()
+        for owner in self._store.lease_holders():
+            owner_host, _sep, rest = owner.partition(":")
+            pid = rest.partition(":")[0]
+            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
+                released = self._store.release_leases(owner)
+                logger.info("outbox: released %d deliveries claimed by %s, which is gone", released, owner)
+
+    def _lease(self, endpoint: Endpoint) -> timedelta:
+        tries = self._policy.quick_retries + 1
+        waits_s = self._policy.quick_retries * max(self._policy.quick_max_s, self._policy.quick_retry_after_max_s)
+        return timedelta(seconds=tries * endpoint.timeout.total_seconds() + waits_s + LEASE_MARGIN_S)
 
     def _next_due(self, endpoint: Endpoint) -> datetime | None:
         return self._store.next_due(endpoint.id)
@@ -259,7 +294,9 @@ class Outbox:
             delivery.state, delivery.delivered_at = "delivered", now
             stats.delivered += 1
         elif attempt.retryable:
-            wait_s = self._policy.backoff_s(delivery.attempts, attempt.retry_after_s)
+            # The exponent counts deferrals since the first attempt (measured by time), not the quick retries.
+            deferrals = deferral_count((now - delivery.created_at).total_seconds(), self._policy.backoff_base_s)
+            wait_s = self._policy.backoff_s(deferrals, attempt.retry_after_s)
             delivery.next_attempt_at = now + timedelta(seconds=wait_s)
             stats.retried += 1
         else:
@@ -279,6 +316,27 @@ class Outbox:
         for delivery in self._store.deliveries(state="pending"):
             if delivery.webhook_id not in known:
                 self._dead_letter(delivery, UNCONFIGURED, stats)
+
+
+def deferral_count(elapsed_s: float, base_s: float) -> int:
+    """Return which deferral this is, from the time since the first attempt: 1 until `base_s`, 2 until twice it, ...
+
+    Backing off base · 2^(n-1) for the n-th deferral keeps each wait about as long as the time already waited, so
+    a receiver back after an outage of T seconds is tried again within about T more.
+    """
+    if base_s <= 0 or elapsed_s <= base_s:
+        return 1
+    return 1 + int(math.log2(elapsed_s / base_s))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _last_attempt(state: RetryCallState) -> Attempt:

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
@@ -21,13 +20,17 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from monitor.config import HttpSettings, Source
 from monitor.errors import (
     BlockedError,
+    FetchDeadlineError,
     FetchError,
+    FetchProtocolError,
     FetchStatusError,
     FetchTimeoutError,
     FetchTooLargeError,
-    RobotsDeniedError,
 )
+from monitor.http.bounded import BodyLimitError, LayeredDecoder
+from monitor.http.origin import same_site
 from monitor.http.retry_after import parse_retry_after
+from monitor.http.robots import ROBOTS_MAX_BYTES, RobotsCache
 from monitor.http.transport import Http11Transport
 
 __all__ = ["FetchObserver", "Fetcher", "Page", "build_client", "build_transport"]
@@ -38,9 +41,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BLOCK_STATUSES = frozenset({403, 412, 521, 522, 523, 525})
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
-ROBOTS_TTL_S = 3600.0
-ROBOTS_MAX_BYTES = 512 * 1024
 KEEPALIVE_EXPIRY_S = 5.0
+MAX_HEADERS = 100
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 FetchObserver = Callable[[str, str, str, float], None]
@@ -97,12 +99,6 @@ class _HostGate:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-@dataclass(slots=True)
-class _Robots:
-    parser: RobotFileParser | None
-    fetched: float
-
-
 class Fetcher:
     """Fetches pages for sources, obeying one politeness policy for listings, articles and robots files."""
 
@@ -121,8 +117,7 @@ class Fetcher:
         self._observer = observer
         self._global = asyncio.Semaphore(http.concurrency)
         self._hosts: dict[str, _HostGate] = {}
-        self._robots: dict[str, _Robots] = {}
-        self._robots_locks: dict[str, asyncio.Lock] = {}
+        self._robots = RobotsCache(self._fetch_robots, http.user_agent)
 
     async def fetch(
         self, source: Source, url: str, *, kind: str, etag: str | None = None, last_modified: str | None = None
@@ -132,8 +127,8 @@ class Fetcher:
         Raises RobotsDeniedError, BlockedError, FetchStatusError (404, 410, exhausted 5xx/429), FetchTimeoutError,
         FetchTooLargeError or FetchError; every one names the source and URL.
         """
-        if source.robots and not await self._robots_allow(source, url):
-            raise RobotsDeniedError("robots.txt disallows this URL for our User-Agent", source_id=source.id, url=url)
+        if source.robots:
+            await self._robots.check(source, url)
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self._http.retries + 1),
@@ -169,7 +164,13 @@ class Fetcher:
         raise FetchError(f"more than {self._http.max_redirects} redirects", source_id=source.id, url=url)
 
     async def _request(
-        self, source: Source, url: str, kind: str, headers: dict[str, str], max_bytes: int | None = None
+        self,
+        source: Source,
+        url: str,
+        kind: str,
+        headers: dict[str, str],
+        max_bytes: int | None = None,
+        truncate: bool = False,
     ) -> tuple[int, httpx.Headers, bytes]:
         host = (urlsplit(url).hostname or "").lower()
         queued = started = time.perf_counter()
@@ -180,7 +181,8 @@ class Fetcher:
                 # is politeness, not the server's answer time, and is logged apart.
                 started = time.perf_counter()
                 with _map_errors(source.id, url):
-                    status, response_headers, body = await self._read(source, url, headers, max_bytes)
+                    cap = max_bytes or self._http.max_body_bytes
+                    status, response_headers, body = await self._read(source, url, headers, cap, truncate)
             outcome = str(status)
             return status, response_headers, body
         except FetchError as exc:
@@ -194,26 +196,45 @@ class Fetcher:
                 self._observer(source.id, kind, outcome, elapsed)
 
     async def _read(
-        self, source: Source, url: str, headers: dict[str, str], max_bytes: int | None
+        self, source: Source, url: str, headers: dict[str, str], cap: int, truncate: bool
     ) -> tuple[int, httpx.Headers, bytes]:
-        cap = max_bytes or self._http.max_body_bytes
+        """Read one answer within the request deadline, its header count and its decoded-size cap."""
+        deadline_s = self._http.request_deadline.total_seconds()
+        try:
+            async with asyncio.timeout(deadline_s):
+                return await self._read_bounded(source, url, headers, cap, truncate)
+        except TimeoutError as exc:
+            message = f"no complete answer within the {deadline_s:g}s request deadline"
+            raise FetchDeadlineError(message, source_id=source.id, url=url) from exc
+
+    async def _read_bounded(
+        self, source: Source, url: str, headers: dict[str, str], cap: int, truncate: bool
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Read the answer; past `cap` decoded bytes, fail (or, with `truncate`, keep the first `cap`)."""
         # The transport is called directly (httpx.AsyncClient's cookie jar, auth and hooks are not wanted here).
         request = httpx.Request("GET", url, headers={**self._headers, **headers}, extensions=self._extensions)
         response = await self._transport.handle_async_request(request)
         try:
+            if len(response.headers) > MAX_HEADERS:
+                message = f"{len(response.headers)} header fields (at most {MAX_HEADERS} accepted)"
+                raise FetchProtocolError(message, source_id=source.id, url=url)
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
+            if declared.isdigit() and int(declared) > cap and not truncate:
                 raise FetchTooLargeError(
                     f"body of {declared} bytes is over the {cap}-byte cap", source_id=source.id, url=url
                 )
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
-                    raise FetchTooLargeError(f"body is over the {cap}-byte cap", source_id=source.id, url=url)
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
+            try:
+                # httpx's own decoding inflates each chunk without limit (a gzip-in-gzip bomb): read raw bytes.
+                decoder = LayeredDecoder(response.headers.get("content-encoding"), cap)
+                async for chunk in response.aiter_raw():
+                    decoder.feed(chunk)
+                body = decoder.finish()
+            except BodyLimitError as exc:
+                if exc.too_large and truncate:
+                    return response.status_code, response.headers, decoder.partial()
+                error = FetchTooLargeError if exc.too_large else FetchProtocolError
+                raise error(str(exc), source_id=source.id, url=url) from exc
+            return response.status_code, response.headers, body
         finally:
             await response.aclose()
 
@@ -238,35 +259,9 @@ class Fetcher:
                 # next one arrive at the server sooner than `host_delay` after it.
                 gate.next_start = max(gate.next_start, time.monotonic() + gate.delay_s)
 
-    async def _robots_allow(self, source: Source, url: str) -> bool:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        lock = self._robots_locks.get(origin)
-        if lock is None:
-            lock = self._robots_locks[origin] = asyncio.Lock()
-        async with lock:
-            cached = self._robots.get(origin)
-            if cached is None or time.monotonic() - cached.fetched > ROBOTS_TTL_S:
-                cached = await self._load_robots(source, origin, cached)
-                self._robots[origin] = cached
-        return cached.parser is None or cached.parser.can_fetch(self._http.user_agent, url)
-
-    async def _load_robots(self, source: Source, origin: str, previous: _Robots | None) -> _Robots:
-        robots_url = origin + "/robots.txt"
-        try:
-            status, _headers, body = await self._request(source, robots_url, "robots", {}, ROBOTS_MAX_BYTES)
-            if status >= 500:
-                raise FetchStatusError(f"robots.txt: HTTP {status}", source_id=source.id, url=robots_url, status=status)
-        except FetchError:
-            # An unreachable robots.txt is not permission (RFC 9309): keep the copy we had, else fail this poll.
-            if previous is None:
-                raise
-            return _Robots(previous.parser, time.monotonic())
-        if status >= 400 or status in REDIRECT_STATUSES:
-            return _Robots(None, time.monotonic())
-        parser = RobotFileParser()
-        parser.parse(body.decode("utf-8", errors="replace").splitlines())
-        return _Robots(parser, time.monotonic())
+    async def _fetch_robots(self, source: Source, url: str) -> tuple[int, str | None, bytes]:
+        status, headers, body = await self._request(source, url, "robots", {}, ROBOTS_MAX_BYTES, truncate=True)
+        return status, headers.get("location"), body
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -279,11 +274,7 @@ def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[st
 
 
 def _same_site(url: str, source: Source) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    home = (urlsplit(source.url).hostname or "").lower()
-    if urlsplit(url).scheme not in ("http", "https"):
-        return False
-    return host == home or any(host == d or host.endswith("." + d) for d in source.allow_domains)
+    return same_site(url, source.url, source.allow_domains)
 
 
 def _page(url: str, final: str, status: int, body: bytes, headers: httpx.Headers, off_site: bool = False) -> Page:
@@ -312,6 +303,8 @@ def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, FetchStatusError):
         too_long = exc.retry_after_s is not None and exc.retry_after_s > MAX_RETRY_AFTER_S
         return exc.status in RETRY_STATUSES and not too_long
+    if isinstance(exc, FetchDeadlineError):
+        return False  # a server that trickles bytes would only take that long again
     return isinstance(exc, FetchTimeoutError) or type(exc) is FetchError
 
 

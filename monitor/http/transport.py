@@ -4,7 +4,8 @@ httpx's default transport (httpcore on anyio) spends more CPU per request than a
 answers are a 304 with no body: its pool walks every connection it holds on each request and response, and each
 lock and read passes through anyio's layers. This transport does what the fetcher needs and nothing more: HTTP/1.1
 with keep-alive, TLS from one shared context, timeouts, and errors raised as httpx's own exception types, so
-callers (and httpx.AsyncClient, which webhooks use) see the same interface as with httpx's transport.
+callers (and httpx.AsyncClient, which webhooks use) see the same interface as with httpx's transport. Hostile
+servers meet bounds: an answer's head is at most MAX_HEAD_BYTES, and at most MAX_INFORMATIONAL 1xx answers precede it.
 
 Pools: at most `max_idle_per_origin` idle connections per (scheme, host, port), closed after `keepalive_expiry`
 seconds unused, and idle connections to at most `max_idle_origins` origins (the least recently used are closed),
@@ -29,6 +30,8 @@ import httpx
 __all__ = ["Http11Transport"]
 
 READ_SIZE = 64 * 1024
+MAX_INFORMATIONAL = 10  # an endless stream of `100 Continue` must not keep a request alive
+MAX_HEAD_BYTES = 64 * 1024  # status line and headers of one answer (h11 refuses a longer head)
 TLS_SHUTDOWN_TIMEOUT_S = 1.0  # asyncio waits 30 s for a close_notify answer that some servers never send
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
@@ -47,7 +50,7 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT)
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
         self.idle_since = 0.0
         self.reused = False
 
@@ -99,12 +102,13 @@ class _Connection:
             self.h11.receive_data(data)
 
     async def receive_head(self, timeout: float | None) -> h11.Response:
-        while True:
+        for _answer in range(MAX_INFORMATIONAL + 1):
             event = await self.next_event(timeout)
             if isinstance(event, h11.Response):
                 return event
             if not isinstance(event, h11.InformationalResponse):  # 1xx answers come before the real one
                 raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} before the response")
+        raise httpx.RemoteProtocolError(f"more than {MAX_INFORMATIONAL} informational (1xx) answers")
 
 
 class _Body(httpx.AsyncByteStream):

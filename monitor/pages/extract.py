@@ -14,7 +14,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.config import ArticleSelectors, Config, ListingSelectors, Source
 from monitor.errors import ConfigError, ExtractError
-from monitor.http import decode_html
+from monitor.http import decode_html, same_site
 from monitor.pages.dates import date_from_text, date_from_url, day_first_for, format_published
 from monitor.pages.headline import (
     declares_article,
@@ -70,6 +70,8 @@ def normalise_url(url: str) -> str:
     """Return the URL with scheme and host lower-cased, default port and fragment dropped."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     port = parts.port
     if port and not (parts.scheme == "http" and port == 80 or parts.scheme == "https" and port == 443):
         host = f"{host}:{port}"
@@ -109,35 +111,29 @@ def not_html(body: bytes, content_type: str | None) -> str | None:
     return None
 
 
-def _host_allowed(url: str, base_host: str, allow_domains: tuple[str, ...]) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme not in _SAFE_SCHEMES or not parts.hostname:
-        return False
-    host = parts.hostname.lower()
-    if host == base_host:
-        return True
-    return any(host == domain or host.endswith("." + domain) for domain in allow_domains)
+def extract_links(
+    body: bytes, content_type: str | None, base_url: str, source: Source, limit: int | None = None
+) -> list[ListingLink]:
+    """Return the article links on a listing page, absolute, in page order, without duplicates (the first `limit`).
 
-
-def extract_links(body: bytes, content_type: str | None, base_url: str, source: Source) -> list[ListingLink]:
-    """Return the article links on a listing page, absolute, in page order, without duplicates.
-
-    Links to other hosts (outside `allow_domains`) are dropped so a page cannot send us elsewhere.
-    Raises ExtractError when the selector matches no link: a layout change or block page, never "no news".
+    Links to other sites (another host or port, outside `allow_domains`) and malformed URLs are dropped, so a page
+    cannot send us elsewhere. Raises ExtractError when the selector matches no link: a layout change or block page,
+    never "no news".
     """
     tree = _parse(body, content_type, source.id, base_url)
     base = _base_href(tree, base_url)
-    base_host = (urlsplit(base_url).hostname or "").lower()
     if source.listing.links is None:
-        return _found_links(tree, base_url, base, base_host, source)
+        return _found_links(tree, base_url, base, source, limit)
     links: dict[str, ListingLink] = {}
     for node in tree.css(source.listing.links):
         href = _anchor_href(node)
         if not href or href.startswith(("javascript:", "mailto:", "#")):
             continue
-        url = normalise_url(urljoin(base, href))
-        if url not in links and _host_allowed(url, base_host, source.allow_domains):
+        url = _absolute(base, href)
+        if url and url not in links and same_site(url, base_url, source.allow_domains):
             links[url] = ListingLink(url=url, title=fold(node.text(deep=True, separator="")))
+            if len(links) == limit:
+                break
     if not links:
         raise ExtractError(
             f"listing selector {source.listing.links!r} matched no article link (layout change or block page?)",
@@ -148,14 +144,19 @@ def extract_links(body: bytes, content_type: str | None, base_url: str, source: 
     return list(links.values())
 
 
-def _found_links(tree: LexborHTMLParser, page_url: str, base: str, base_host: str, source: Source) -> list[ListingLink]:
+def _found_links(
+    tree: LexborHTMLParser, page_url: str, base: str, source: Source, limit: int | None
+) -> list[ListingLink]:
     def allowed(url: str) -> bool:
-        return _host_allowed(url, base_host, source.allow_domains)
+        return same_site(url, page_url, source.allow_domains)
 
     links: dict[str, ListingLink] = {}
     for found in find_article_links(tree, page_url, base, allowed):
-        url = normalise_url(found.url)
-        links.setdefault(url, ListingLink(url=url, title=found.title))
+        url = _absolute(base, found.url)
+        if url is not None:
+            links.setdefault(url, ListingLink(url=url, title=found.title))
+        if len(links) == limit:
+            break
     if not links:
         raise ExtractError(
             "no block of article-like links found on the listing (not a listing, or a block page?)",
@@ -164,6 +165,13 @@ def _found_links(tree: LexborHTMLParser, page_url: str, base: str, base_host: st
             field="listing.links",
         )
     return list(links.values())
+
+
+def _absolute(base: str, href: str) -> str | None:
+    try:
+        return normalise_url(urljoin(base, href))
+    except ValueError:  # a bad port or IPv6 literal: not a link we can follow
+        return None
 
 
 def _anchor_href(node: LexborNode) -> str | None:
@@ -254,10 +262,9 @@ def _generic_body(tree: LexborHTMLParser, titles: set[str], source: Source, url:
     if reason is None and not declared and text_len < _SHORT_TEXT:
         # A short text beside a block of article links longer than it is a listing's intro, not an article.
         here = urlsplit(url)[:2]  # a saved page read from a file: its relative links are on "its site" too
-        host = (urlsplit(url).hostname or "").lower()
 
         def on_site(link: str) -> bool:
-            return urlsplit(link)[:2] == here or _host_allowed(link, host, source.allow_domains)
+            return urlsplit(link)[:2] == here or same_site(link, url, source.allow_domains)
 
         # A page read from a file has no listing path to be deeper than: every link on it counts as deep.
         listing = url if here[0] in _SAFE_SCHEMES else "file:///"
@@ -325,8 +332,8 @@ def _canonical(tree: LexborHTMLParser, url: str) -> str:
     node = tree.css_first('link[rel="canonical"][href]')
     href = node.attributes.get("href") if node is not None else None
     if href:
-        candidate = normalise_url(urljoin(url, href))
-        if urlsplit(candidate).hostname == urlsplit(url).hostname:
+        candidate = _absolute(url, href)
+        if candidate and same_site(candidate, url):
             return candidate
     return normalise_url(url)
 

@@ -40,6 +40,7 @@ __all__ = ["IDLE_S", "START_AFTER", "PageReaders", "default_processes", "read_ar
 logger = logging.getLogger(__name__)
 
 IDLE_S = 30.0
+THREAD_READ_BYTES = 256 * 1024
 START_AFTER = 40
 QUEUED_PER_PROCESS = 32  # pages handed to each worker at once
 WAITING_PER_PROCESS = 32  # pages waiting for a worker to have room, per worker, before one is read here
@@ -125,6 +126,8 @@ class PageReaders:
         worker = None if self._processes <= 0 or self._burst <= self._start_after else await self._worker()
         if worker is None:
             self.read_here += 1
+            if len(page.body) > THREAD_READ_BYTES:  # a long page is parsed in a thread: the loop serves the others
+                return await asyncio.to_thread(read_article, source, page)
             return read_article(source, page)
         try:
             observation: Observation = await worker.call(source, page)

@@ -360,7 +360,9 @@ async def open_daemon(config: Config, options: DaemonOptions, force: asyncio.Eve
     """
     check_schedules(config)
     metrics = Metrics()
-    async with open_app(config, observer=metrics.observe_fetch) as app:
+    async with open_app(config, observer=metrics.observe_fetch, poller=True) as app:
+        # Services of two configs on one database would poll and deliver for each other: refused (StoreBusyError).
+        app.store.claim_service(os.path.realpath(config.path))
         daemon = Daemon(app, metrics, options)
         server = None
         if options.http is not None:

@@ -30,7 +30,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 ARTICLE_EVENTS = ("article.published", "article.updated", "article.removed", "article.restored")
 DELIVERY_OUTCOMES = {"delivered": "delivered", "failed": "failed", "pending": "retry"}
-_FETCH_ERRORS = {"FetchTimeoutError": "timeout", "FetchTooLargeError": "too_large"}
+_FETCH_ERRORS = {
+    "FetchTimeoutError": "timeout",
+    "FetchDeadlineError": "timeout",
+    "FetchTooLargeError": "too_large",
+    "FetchProtocolError": "protocol",
+}
 
 
 def fetch_outcome(outcome: str) -> str:
@@ -41,7 +46,7 @@ def fetch_outcome(outcome: str) -> str:
 
 
 def poll_outcome(report: SourceReport) -> str:
-    """Return the metric label for one poll: ok, not_modified, error, blocked or layout."""
+    """Return the metric label for one poll: ok, not_modified, error, blocked, layout, store or crash."""
     if report.outcome == "ok" and report.listing_status == 304:
         return "not_modified"
     return report.outcome
@@ -150,6 +155,11 @@ class _Counts:
         return _family_lines(f"{self.name}_total", self.documentation, "counter", self.labels, self.values.items())
 
 
+def _last_success(state: SourceState) -> float:
+    # A source that failed every poll since it was added must still trip the "no success for 6 h" alert.
+    return state.last_success.timestamp() if state.last_success is not None else 0.0
+
+
 # The per-source families are written here rather than by prometheus-client, whose general formatter spends ~10 µs
 # a sample: with 10,000 sources a scrape held the event loop for half a second.
 def _source_gauge_lines(source_ids: tuple[str, ...], states: Iterable[SourceState]) -> list[str]:
@@ -161,10 +171,10 @@ def _source_gauge_lines(source_ids: tuple[str, ...], states: Iterable[SourceStat
     return [
         *_family_lines(
             "monitor_source_last_success_timestamp_seconds",
-            "When a poll last succeeded (Unix time).",
+            "When a poll last succeeded (Unix time); 0 once polled if it never has.",
             "gauge",
             label,
-            (((sid,), s.last_success.timestamp()) for sid, s in tracked if s.last_success is not None),
+            (((sid,), _last_success(s)) for sid, s in tracked if s.last_success or s.last_attempt),
         ),
         *_family_lines(
             "monitor_source_consecutive_failures",

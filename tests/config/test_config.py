@@ -143,7 +143,8 @@ BAD_CONFIGS = [
         "bad-webhook-url",
         '"https://hooks.example.org/ministry"',
         '"hooks.example.org/ministry"',
-        WEBHOOK + "key 'url': 'hooks.example.org/ministry' is not an http(s) URL",
+        # Cut to the host: a webhook URL carries its token in the path (issue 12).
+        WEBHOOK + "key 'url': 'hooks.example.org/…' is not an http(s) URL",
     ),
     (
         "secret-env-missing",

@@ -189,7 +189,8 @@ def test_an_unreachable_robots_txt_is_not_permission(ministry: Ministry, tmp_pat
 
     (result,) = run(config, body)
 
-    assert isinstance(result, FetchStatusError) and result.status == 503
+    # RFC 9309: a 5xx robots.txt disallows everything (for a while, without asking again each time).
+    assert isinstance(result, RobotsDeniedError) and "robots.txt: HTTP 503 (robots.txt unreachable" in result.reason
     assert [r.path for r in ministry.site.requests] == ["/robots.txt"]
 
 
