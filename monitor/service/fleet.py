@@ -1,13 +1,16 @@
 """The fleet: every `monitor run` on one PostgreSQL database shares the work through procrastinate's job queue.
 
 A periodic `tick`, deferred once cluster-wide every TICK_S, takes the sources that fell due (storage.fleet's schedule
-table), moves each to its next due time and defers one `poll` job per source. A poll job has a queueing lock on its
-source (never two waiting) and a lock on its host slot (never two running on one slot of a host, cluster-wide, which
-also means never two of one source); it holds that lock for `host_delay` after its poll, so the gap between two
-requests to a host holds across processes as the server sees it. Webhook delivery is a `deliver` job with a lock of
-its own (one process at a time). The eldest live member re-queues the jobs of a member whose heartbeat stopped
-(killed, machine lost), so its sources are polled by the others. Members report themselves in storage.fleet's
-members table, and a reload on any member is announced there for every other to follow.
+table), groups them by host slot (`host_concurrency` slots per host) and defers one `poll` job per slot with the
+batch: the job's lock is the slot (one batch of a slot runs at a time, cluster-wide, so never two polls of one
+source), its queueing lock too (at most one batch waits per slot; sources that do not fit stay due for the next
+tick). The job polls its sources in turn, holding the lock for `host_delay` after each, so the gap between two
+requests to a host holds across processes as the server sees it. One job per slot rather than per source keeps the
+queue small: at 10,000 sources, per-source jobs made every member's fetch query and wake-up the bottleneck.
+Webhook delivery is a `deliver` job with a lock of its own (one process at a time). The eldest live member
+re-queues the jobs of a member whose heartbeat stopped (killed, machine lost), so its sources are polled by the
+others. Members report themselves in storage.fleet's members table, and a reload on any member is announced there
+for every other to follow.
 """
 
 from __future__ import annotations
@@ -125,6 +128,8 @@ class FleetScheduling:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._running_polls: set[asyncio.Task[Any]] = set()
+        self._schedules_of: Config | None = None
+        self._schedule_cache: dict[str, Schedule] = {}
 
     # -- the Scheduling shape -------------------------------------------------------------------------------
     @property
@@ -270,8 +275,8 @@ class FleetScheduling:
             await self._tick()
 
         @queue.task(name="poll", retry=False, pass_context=False)
-        async def poll(source_id: str) -> None:
-            await self._run_poll(source_id)
+        async def poll(source_ids: list[str]) -> None:
+            await self._run_polls(source_ids)
 
         @queue.task(name="deliver", lock="deliver", queueing_lock="deliver", retry=False, pass_context=False)
         async def deliver() -> None:
@@ -282,26 +287,30 @@ class FleetScheduling:
     async def _tick(self) -> None:
         config = self._app.config
         now = self._app.clock()
-        schedules = check_schedules(config)
-        due = self._store.due(now, DUE_PER_TICK)
-        following: list[tuple[str, datetime]] = []
-        for source_id, _due in due:
+        schedules = self._schedules(config)
+        batches: dict[str, list[tuple[str, datetime]]] = {}
+        for source_id, due in self._store.due(now, DUE_PER_TICK):
             schedule = schedules.get(source_id)
             if schedule is None:
                 continue  # not in this member's config: the member that runs it moves it on
-            trigger = trigger_for(schedule, _due, stable_spread(source_id))
-            following.append((source_id, trigger.get_next_fire_time(None, now)))
-        self._store.put_due(following, replace=True)
-        for source_id, _ in following:
-            await self._defer_poll(config.source(source_id))
+            following = trigger_for(schedule, due, stable_spread(source_id)).get_next_fire_time(None, now)
+            batches.setdefault(_host_slot(config.source(source_id)), []).append((source_id, following))
+        moved: list[tuple[str, datetime]] = []
+        for slot, batch in batches.items():
+            task = self._poll_task.configure(lock=slot, queueing_lock=f"batch:{slot}")
+            try:
+                await task.defer_async(source_ids=[source_id for source_id, _ in batch])
+            except queue_errors.AlreadyEnqueued:
+                continue  # the slot's previous batch has not started: these stay due and go in the next one
+            moved += batch
+        self._store.put_due(moved, replace=True)
         await self._defer(self._deliver_task)
 
-    async def _defer_poll(self, source: Source) -> None:
-        task = self._poll_task.configure(lock=_host_slot(source), queueing_lock=f"poll:{source.id}")
-        try:
-            await task.defer_async(source_id=source.id)
-        except queue_errors.AlreadyEnqueued:
-            logger.warning("poll %s skipped: the previous poll of it has not started yet", source.id)
+    def _schedules(self, config: Config) -> dict[str, Schedule]:
+        """Return the sources' schedules, computed once per config (a tick every TICK_S must not redo 10^4)."""
+        if self._schedules_of is not config:
+            self._schedules_of, self._schedule_cache = config, check_schedules(config)
+        return self._schedule_cache
 
     async def _defer(self, task: Any) -> None:
         with contextlib.suppress(queue_errors.AlreadyEnqueued):
@@ -317,22 +326,24 @@ class FleetScheduling:
         if stalled:
             await manager.prune_stalled_workers(self._options.heartbeat_s * 3)
 
-    async def _run_poll(self, source_id: str) -> None:
-        try:
-            source = self._app.config.source(source_id)
-        except ConfigError:
-            return  # removed by a reload after it fell due
+    async def _run_polls(self, source_ids: list[str]) -> None:
+        """Poll a batch of one host slot's sources in turn, `host_delay` apart and after the last."""
         task = asyncio.current_task()
         if task is not None:
             self._running_polls.add(task)
         try:
-            await self._poll(source_id)
+            for source_id in source_ids:
+                try:
+                    source = self._app.config.source(source_id)
+                except ConfigError:
+                    continue  # removed by a reload after it fell due
+                await self._poll(source_id)
+                self._polls += 1
+                # Hold the slot's lock past each poll: the next request to this host, from any member, keeps the delay.
+                await asyncio.sleep(source.host_delay.total_seconds())
         finally:
             self._running_polls.discard(task)
-        self._polls += 1
         await self._defer(self._deliver_task)
-        # Hold the host's lock a little longer, so the next poll of this host, on any member, keeps the delay.
-        await asyncio.sleep(source.host_delay.total_seconds())
 
     async def _deliver(self) -> None:
         if not self._app.config.webhooks:
