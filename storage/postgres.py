@@ -8,13 +8,27 @@ from contextlib import contextmanager
 import psycopg
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
-from storage.sql import SqlStore
+from storage.reads import ReadingStore, like_pattern
 from storage.sqlite import SCHEMA_VERSION, schema_script
 
 __all__ = ["PostgresStore", "open_postgres"]
 
 
-class PostgresStore(SqlStore):
+# One row per article, its latest title and body; pg_trgm's GIN index serves ILIKE '%word%' for 3+ characters.
+SEARCH_SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE TABLE IF NOT EXISTS search_text (
+    article_id BIGINT PRIMARY KEY REFERENCES articles (id), title TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS search_text_trgm ON search_text USING GIN ((title || ' ' || body) gin_trgm_ops);
+"""
+BACKFILL_SQL = (
+    "INSERT INTO search_text (article_id, title, body) SELECT a.id, v.title, v.body_text FROM articles a"
+    " JOIN versions v ON v.article_id = a.id AND v.version = a.version ON CONFLICT (article_id) DO NOTHING"
+)
+
+
+class PostgresStore(ReadingStore):
     """The Store protocol on a PostgreSQL database; a lost connection is re-opened on the next call."""
 
     placeholder = "%s"
@@ -56,6 +70,26 @@ class PostgresStore(SqlStore):
     def _begin(self) -> None:
         self._conn.execute("BEGIN")
 
+    def _index_text(self, article_id: int, title: str, text: str) -> None:
+        self._execute(
+            "INSERT INTO search_text (article_id, title, body) VALUES (?, ?, ?) ON CONFLICT (article_id)"
+            " DO UPDATE SET title = excluded.title, body = excluded.body",
+            (article_id, title, text),
+        )
+
+    def _search_ids(self, terms: list[str], *, limit: int, offset: int, source_id: str | None) -> list[int]:
+        clauses = ["(title || ' ' || body) ILIKE ?" for _ in terms]
+        params: list[object] = [like_pattern(t) for t in terms]
+        if source_id is not None:
+            clauses.append("article_id IN (SELECT id FROM articles WHERE source_id = ?)")
+            params.append(source_id)
+        rows = self._rows(
+            f"SELECT article_id FROM search_text WHERE {' AND '.join(clauses)} ORDER BY article_id DESC"
+            " LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [int(row[0]) for row in rows]
+
 
 def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     try:
@@ -77,6 +111,16 @@ def open_postgres(url: str) -> PostgresStore:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise SchemaError(f"database schema version {row[0]} is not {SCHEMA_VERSION}")
+            _ensure_search(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(707070)")
     return store
+
+
+def _ensure_search(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Create the search index, filling it from the stored articles once (a store made before search existed)."""
+    conn.execute(SEARCH_SCHEMA)
+    if conn.execute("SELECT 1 FROM meta WHERE key = 'search_index'").fetchone() is None:
+        with conn.transaction():
+            conn.execute(BACKFILL_SQL)
+            conn.execute("INSERT INTO meta (key, value) VALUES ('search_index', '1')")

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("views", "write stored events as JSON lines, oldest first"),
     "history": ("views", "list the versions of one article"),
     "diff": ("views", "show what changed between two versions of an article"),
+    "search": ("views", "find articles by words of their title or body, newest first"),
     "deliveries": ("outbox_cli", "list the webhook outbox: what was sent, what waits, what failed"),
     "redeliver": ("outbox_cli", "re-send events (or every failed delivery) now; exit 1 unless all were delivered"),
     "webhook-test": ("outbox_cli", "send a signed test event to one webhook; exit 0 on a 2xx answer, else 1"),
