@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("service", "run the daemon: poll every source on schedule and deliver webhooks"),
     "status": ("service", "show each source's last success, next due time, failures and articles"),
     "reload": ("service", "make the running daemon re-read its config (SIGHUP)"),
+    "web": ("web_cli", "serve the read-only web view and Atom/JSON feeds of the store (no polling)"),
     "demo": ("demo_cli", "run an offline tour: a simulated ministry site, the service, signed webhooks"),
     "simulate": ("simulate_cli", "serve a live simulated ministry site on loopback and write a config to try on it"),
 }

@@ -137,7 +137,20 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         webhooks=webhooks,
         check_delivery_timeout=top.duration("check_delivery_timeout", DEFAULT_CHECK_DELIVERY_TIMEOUT),
         read_workers=_read_workers(top),
+        http_token=_http_token(top, environ),
     )
+
+
+def _http_token(top: TableReader, environ: Mapping[str, str]) -> Secret | None:
+    text = top.optional_string("http_token")
+    if text is None:
+        return None
+    if "${" not in text:
+        top.fail("http_token", 'must come from the environment, like "${MONITOR_HTTP_TOKEN}"')
+    token = top.expand(text, "http_token", environ)
+    if len(token) < MIN_HTTP_TOKEN_CHARS:
+        top.fail("http_token", f"must be at least {MIN_HTTP_TOKEN_CHARS} characters long")
+    return Secret(token)
 
 
 def _read_workers(top: TableReader) -> int | None:
@@ -162,7 +175,9 @@ _MONITOR_KEYS = {
     "check_delivery_timeout",
     "retry_backoff",
     "read_workers",
+    "http_token",
 }
+MIN_HTTP_TOKEN_CHARS = 16
 _SOURCE_KEYS = {
     "id",
     "name",

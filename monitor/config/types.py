@@ -204,6 +204,8 @@ class Config:
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
     read_workers: int | None = None
     """Worker processes that read article pages; None means one per core (see monitor.pages.readers)."""
+    http_token: Secret | None = None
+    """The bearer token (or Basic password) the web view asks for; required to serve on a non-loopback address."""
     _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -19,9 +19,7 @@ from monitor.service.health import (
     TEXT,
     Response,
     Route,
-    bound_address,
     parse_address,
-    start_health_server,
 )
 from monitor.service.metrics import CONTENT_TYPE, FETCH_BUCKETS, Metrics, fetch_outcome, poll_outcome
 from monitor.service.reload import ConfigChange, compare_configs
@@ -63,7 +61,6 @@ __all__ = [
     "TEXT",
     "Timetable",
     "WAKE_S",
-    "bound_address",
     "check_schedules",
     "compare_configs",
     "fetch_outcome",
@@ -78,5 +75,4 @@ __all__ = [
     "run",
     "schedule_for",
     "serve",
-    "start_health_server",
 ]

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from monitor.app import App, open_app
@@ -27,10 +28,11 @@ from monitor.errors import ConfigError
 from monitor.pages import check_selectors
 from monitor.pipeline import SourceReport
 from monitor.service.dispatch import WAKE_S, Dispatcher
-from monitor.service.health import TEXT, Response, bound_address, start_health_server
+from monitor.service.health import TEXT, Response
 from monitor.service.metrics import CONTENT_TYPE, Metrics, poll_outcome
 from monitor.service.reload import compare_configs
 from monitor.service.schedule import Schedule, check_schedules, first_run
+from monitor.web import StoreReader, WebServer, build_app, check_bind, start_web_server
 from storage import SourceState, StorageError, describe_url
 
 __all__ = ["DEFAULT_STOP_TIMEOUT_S", "Daemon", "DaemonOptions", "open_daemon", "request_reload", "run", "serve"]
@@ -85,6 +87,11 @@ class Daemon:
         self._outbox_stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
         self._store_down_since: float | None = None
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The clock the daemon reads (tests inject theirs)."""
+        return self._app.clock
 
     @property
     def config(self) -> Config:
@@ -324,22 +331,38 @@ async def open_daemon(config: Config, options: DaemonOptions, force: asyncio.Eve
     Raises ConfigError for an unusable schedule, MonitorError if the probe address is taken, StorageError.
     """
     check_schedules(config)
+    if options.http is not None:
+        check_bind(config, options.http[0])
     metrics = Metrics()
     async with open_app(config, observer=metrics.observe_fetch) as app:
         daemon = Daemon(app, metrics, options)
-        server = None
-        if options.http is not None:
-            routes = {"/healthz": daemon.alive, "/readyz": daemon.ready, "/metrics": daemon.metrics_page}
-            server = await start_health_server(*options.http, routes)
-            logger.info("listening on http://%s:%d (/healthz /readyz /metrics)", *bound_address(server))
+        web = await _start_web(daemon, options)
         try:
             daemon.start()
             yield daemon
         finally:
             await daemon.stop(force)
-            if server is not None:
-                server.close()
-                await server.wait_closed()
+            if web is not None:
+                await web[0].close()
+                await web[1].close()
+
+
+async def _start_web(daemon: Daemon, options: DaemonOptions) -> tuple[WebServer, StoreReader] | None:
+    """Serve the web view with the daemon's probes on `--http`, reading through a connection of its own."""
+    if options.http is None:
+        return None
+    probes = {"/healthz": daemon.alive, "/readyz": daemon.ready, "/metrics": daemon.metrics_page}
+    reader = StoreReader(daemon.config.database)
+    app = build_app(daemon.config, reader, probes=probes, clock=daemon.clock, current_config=lambda: daemon.config)
+    try:
+        server = await start_web_server(*options.http, app)
+    except BaseException:
+        await reader.close()
+        raise
+    host, port = server.address
+    shown = f"[{host}]" if ":" in host else host
+    logger.info("listening on http://%s:%d (web view, feeds, /healthz /readyz /metrics)", shown, port)
+    return server, reader
 
 
 class _Signals:
