@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deliveries": ("outbox_cli", "list the webhook outbox: what was sent, what waits, what failed"),
     "redeliver": ("outbox_cli", "re-send events (or every failed delivery) now; exit 1 unless all were delivered"),
     "webhook-test": ("outbox_cli", "send a signed test event to one webhook; exit 0 on a 2xx answer, else 1"),
+    "notify-test": ("outbox_cli", "send a test message to one Apprise notification; exit 0 if it went, else 1"),
     "run": ("service", "run the daemon: poll every source on schedule and deliver webhooks"),
     "status": ("service", "show each source's last success, next due time, failures and articles"),
     "reload": ("service", "make the running daemon re-read its config (SIGHUP)"),

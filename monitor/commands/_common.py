@@ -46,6 +46,10 @@ def load(path: str) -> Config:
     """Return the parsed config with its selectors checked; raise ConfigError on any mistake."""
     config = load_config(path)
     check_selectors(config)
+    if config.notifications:
+        from monitor.delivery.notify import check_notifications  # imports Apprise, only for configs that use it
+
+        check_notifications(config)
     return config
 
 

@@ -21,7 +21,10 @@ def _validate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     config = load(args.config)
-    print(f"{config.path}: OK, {len(config.sources)} sources, {len(config.webhooks)} webhooks")
+    counts = f"{len(config.sources)} sources, {len(config.webhooks)} webhooks"
+    if config.notifications:
+        counts += f", {len(config.notifications)} notifications"
+    print(f"{config.path}: OK, {counts}")
     return 0
 
 
@@ -48,7 +51,7 @@ async def check_once(
             return report
 
         reports = await asyncio.gather(*(check(source) for source in sources))
-        if config.webhooks:
+        if config.channels:
             from monitor.delivery import Outbox
 
             await Outbox(config, app.store, app.client, app.clock).run_until_idle(

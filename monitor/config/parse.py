@@ -41,6 +41,7 @@ from monitor.config.types import (
     DEFAULT_USER_AGENT,
     DEFAULT_WEBHOOK_TIMEOUT,
     EVENT_TYPES,
+    NOTIFICATION_FORMAT,
     WEBHOOK_FORMATS,
     ArticleSelectors,
     Config,
@@ -111,7 +112,7 @@ def _load(name: str, environ: Mapping[str, str]) -> Config:
 def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, str]) -> Config:
     """Turn a decoded TOML document into a Config."""
     reader = TableReader(data, path=path, source_id=None, prefix="")
-    reader.only({"monitor", "sources", "webhooks"})
+    reader.only({"monitor", "sources", "webhooks", "notifications"})
     top = reader.table("monitor")
     top.only(_MONITOR_KEYS)
     http = HttpSettings(
@@ -128,13 +129,15 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
     sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
     webhooks = tuple(_parse_endpoint(item, environ) for item in reader.tables("webhooks"))
-    _check_unique([w.id for w in webhooks], path=path, what="webhook")
+    notifications = tuple(_parse_notification(item, environ) for item in reader.tables("notifications"))
+    _check_unique([w.id for w in webhooks + notifications], path=path, what="webhook or notification")
     return Config(
         path=path,
         database=top.string("database", DEFAULT_DATABASE),
         http=http,
         sources=sources,
         webhooks=webhooks,
+        notifications=notifications,
         check_delivery_timeout=top.duration("check_delivery_timeout", DEFAULT_CHECK_DELIVERY_TIMEOUT),
         read_workers=_read_workers(top),
         http_token=_http_token(top, environ),
@@ -201,6 +204,7 @@ _SOURCE_KEYS = {
 }
 _ARTICLE_KEYS = {"title", "body", "date", "date_from", "remove", "ignore", "ignore_text", "error_markers"}
 _WEBHOOK_KEYS = {"id", "url", "secret", "events", "sources", "timeout", "format", "max_age"}
+_NOTIFICATION_KEYS = {"id", "urls", "events", "sources", "timeout", "max_age"}
 
 
 def _check_unique(ids: list[str], *, path: str, what: str) -> None:
@@ -297,4 +301,29 @@ def _parse_endpoint(reader: TableReader, environ: Mapping[str, str]) -> Endpoint
         timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),
         format=fmt,
         max_age=reader.duration("max_age", DEFAULT_DELIVERY_MAX_AGE, positive=True),
+    )
+
+
+def _parse_notification(reader: TableReader, environ: Mapping[str, str]) -> Endpoint:
+    """Read a [[notifications]] table: Apprise URLs (secrets as ${VAR}), and the same filters as a webhook."""
+    channel_id = reader.slug("id")
+    reader.source_id = f"notification {channel_id}"
+    reader.only(_NOTIFICATION_KEYS)
+    events = reader.strings("events", ())
+    for event in events:
+        if event not in EVENT_TYPES:
+            reader.fail("events", f"unknown event type {event!r}")
+    urls = reader.strings("urls", ())
+    if not urls:
+        reader.fail("urls", 'must list at least one Apprise URL, like "mailto://user:${SMTP_PASSWORD}@example.org"')
+    return Endpoint(
+        id=channel_id,
+        url="",
+        secret=None,
+        events=frozenset(events) if events else None,
+        sources=frozenset(reader.strings("sources", ())) or None,
+        timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),
+        format=NOTIFICATION_FORMAT,
+        max_age=reader.duration("max_age", DEFAULT_DELIVERY_MAX_AGE, positive=True),
+        apprise_urls=tuple(Secret(reader.expand(url, f"urls[{i}]", environ)) for i, url in enumerate(urls)),
     )

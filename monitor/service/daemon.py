@@ -23,7 +23,7 @@ from typing import Any
 
 from monitor.app import App, open_app
 from monitor.config import Config, Source, load_config
-from monitor.delivery import Outbox
+from monitor.delivery import Outbox, check_notifications
 from monitor.errors import ConfigError
 from monitor.pages import check_selectors
 from monitor.pipeline import SourceReport
@@ -55,6 +55,7 @@ def _read_config(path: str) -> tuple[Config, dict[str, Schedule]]:
     """Load and check the config file (selectors, schedules); raise ConfigError on any mistake."""
     config = load_config(path)
     check_selectors(config)
+    check_notifications(config)
     return config, check_schedules(config)
 
 
