@@ -10,8 +10,8 @@ from storage import SourceState
 
 __all__ = ["SourceRow", "relative", "source_rows"]
 
-# Worst first: what a reader should look at before the rest.
-_STATE_ORDER = {"failing": 0, "layout changed": 1, "blocked": 2, "error": 3, "new": 4, "ok": 5, "not configured": 6}
+# Worst first: what a reader should look at before the rest; sources never polled yet come after those that work.
+_STATE_ORDER = {"failing": 0, "layout changed": 1, "blocked": 2, "error": 3, "ok": 4, "new": 5, "not configured": 6}
 
 
 @dataclass(frozen=True, slots=True)
