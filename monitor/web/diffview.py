@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -26,8 +27,7 @@ class ParagraphPair:
     new: tuple[Segment, ...]
 
 
-def inline_diff(old: str | None, new: str | None) -> list[Segment]:
-    """Return the new text as segments, with deleted runs placed before the runs that replaced them."""
+def _word_segments(old: str, new: str) -> list[Segment]:
     segments: list[Segment] = []
     for equal, old_run, new_run in diff_runs(old, new):
         if equal:
@@ -38,6 +38,32 @@ def inline_diff(old: str | None, new: str | None) -> list[Segment]:
         if new_run:
             segments.append(Segment("ins", new_run))
     return segments
+
+
+def inline_diff(old: str | None, new: str | None) -> list[Segment]:
+    """Return the new text as segments, with deleted runs placed before the runs that replaced them.
+
+    Paragraphs are matched first and words only inside changed ones: a word diff of a whole long article costs
+    quadratic time in its repeated tokens (the spaces), one of a few paragraphs does not.
+    """
+    before, after = _paragraphs(old), _paragraphs(new)
+    blocks: list[list[Segment]] = []
+    for op, i1, i2, j1, j2 in _paragraph_opcodes(before, after):
+        if op == "equal":
+            blocks.append([Segment("same", "\n".join(after[j1:j2]))])
+        else:
+            blocks.append(_word_segments("\n".join(before[i1:i2]), "\n".join(after[j1:j2])))
+    segments: list[Segment] = []
+    for block in blocks:
+        if segments:
+            segments.append(Segment("same", "\n"))
+        segments.extend(block)
+    return segments
+
+
+def _paragraph_opcodes(before: list[str], after: list[str]) -> Sequence[tuple[str, int, int, int, int]]:
+    keys_before, keys_after = [normalise(p) for p in before], [normalise(p) for p in after]
+    return SequenceMatcher(None, keys_before, keys_after, autojunk=False).get_opcodes()
 
 
 def _paragraphs(text: str | None) -> list[str]:
@@ -65,9 +91,8 @@ def changed_paragraphs(old: str | None, new: str | None) -> list[ParagraphPair]:
     A paragraph added has an empty old side; one deleted has an empty new side.
     """
     before, after = _paragraphs(old), _paragraphs(new)
-    matcher = SequenceMatcher(None, [normalise(p) for p in before], [normalise(p) for p in after], autojunk=False)
     pairs: list[ParagraphPair] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in _paragraph_opcodes(before, after):
         if op == "equal":
             continue
         olds, news = before[i1:i2], after[j1:j2]
