@@ -26,9 +26,10 @@ EDITED_URL = "https://bench.example/big/edited.shtml"
 RAW = compress_raw(b"<html><body>" + b"x" * 20_000 + b"</body></html>")
 
 
-def _page_text(path: Path) -> str:
-    body = LexborHTMLParser(path.read_bytes().decode("utf-8", "replace")).body
-    return body.text(separator="\n") if body is not None else ""
+def _page_text(path: Path, selector: str) -> str:
+    """Return the article text of a saved MFA page (the body the shipped config's selector reads)."""
+    node = LexborHTMLParser(path.read_bytes().decode("utf-8", "replace")).css_first(selector)
+    return node.text(separator="\n") if node is not None else ""
 
 
 def load_texts() -> tuple[list[str], list[str], str]:
@@ -38,9 +39,10 @@ def load_texts() -> tuple[list[str], list[str], str]:
         english = [item["articleBody"] for item in truth.values() if len(item["articleBody"]) > 500]
         origin = f"{len(english)} ground-truth bodies of ../shared/fixtures/extraction-benchmark"
     else:
-        english = [_page_text(path) for path in EN_PAGES]
+        english = [_page_text(path, "div.content_mod div.content") for path in EN_PAGES]
         origin = f"the {len(english)} packaged MFA pages"
-    chinese = [" ".join(_page_text(path).split()) for path in ZH_PAGES]
+    chinese = [" ".join(_page_text(path, "#News_Body_Txt_A").split()) for path in ZH_PAGES]
+    chinese = [text for text in chinese if text]
     return english, chinese, origin
 
 

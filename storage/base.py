@@ -239,6 +239,9 @@ class Store(Protocol):
     def article_counts(self) -> dict[str, int]:
         """Return how many articles each source has."""
 
+    def article_count(self, source_id: str) -> int:
+        """Return how many articles one source has."""
+
     def article_page(self, source_id: str, *, offset: int, limit: int) -> list[ArticleSummary]:
         """Return a page of the source's articles, newest first."""
 

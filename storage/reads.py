@@ -79,6 +79,10 @@ class ReadingStore(SqlStore):
         rows = self._rows("SELECT source_id, COUNT(*) FROM articles GROUP BY source_id")
         return {row[0]: int(row[1]) for row in rows}
 
+    def article_count(self, source_id: str) -> int:
+        """Return how many articles one source has."""
+        return int(self._rows("SELECT COUNT(*) FROM articles WHERE source_id = ?", (source_id,))[0][0])
+
     def article_page(self, source_id: str, *, offset: int, limit: int) -> list[ArticleSummary]:
         """Return a page of the source's articles, newest first (latest seen first)."""
         rows = self._rows(

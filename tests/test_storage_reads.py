@@ -126,6 +126,7 @@ def test_article_pages_newest_first_with_counts(store: Store) -> None:
     ]
     assert [(s.title, s.version) for s in store.article_page("a", offset=2, limit=2)] == [("Title 0 edited", 2)]
     assert store.article_counts() == {"a": 3, "b": 1}
+    assert (store.article_count("a"), store.article_count("none")) == (3, 0)
     assert store.article_page("none", offset=0, limit=10) == []
 
 

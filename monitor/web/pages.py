@@ -83,7 +83,7 @@ async def source(request: Request) -> Response:
 
     def read(store: Store) -> tuple[Any, ...]:
         summaries = store.article_page(source_id, offset=(page - 1) * ARTICLES_PER_PAGE, limit=ARTICLES_PER_PAGE + 1)
-        return store.source_state(source_id), summaries, store.article_counts().get(source_id, 0)
+        return store.source_state(source_id), summaries, store.article_count(source_id)
 
     state, summaries, total = await context.reader.call(read)
     configured = next((s for s in context.config.sources if s.id == source_id), None)
