@@ -62,6 +62,7 @@ class FeedEntry:
     source_name: str
     at: str
     published: str | None
+    """The article's own publication time (RFC 3339) when the page gave one, else None."""
     text: str
     html: str
 
@@ -113,6 +114,8 @@ def _content(kind: str, data: dict[str, Any]) -> tuple[str, str]:
     article = data.get("article") or {}
     source = data.get("source") or {}
     head = f"{_HEADLINES.get(kind, kind)} on {source.get('name') or source.get('id', '')}"
+    if article.get("published"):
+        head += f", published {str(article['published'])[:10]}"
     if kind == "article.updated" and "previous" in data:
         body = _update_html(data["previous"], article)
         changes = data.get("changes", {}).get("text", {}).get("diff", "")
@@ -124,6 +127,17 @@ def _content(kind: str, data: dict[str, Any]) -> tuple[str, str]:
     excerpt = _excerpt(clean(article.get("text")))
     paragraphs = "".join(f"<p>{escape(p)}</p>" for p in excerpt.split("\n") if p.strip())
     return clean(f"{head}. {excerpt}"), f"<p>{escape(clean(head))}.</p>{paragraphs}"
+
+
+def _rfc3339(value: str | None) -> str | None:
+    """Return the article's date if it is a full time with an offset (feeds need one), else None."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.isoformat() if moment.tzinfo is not None else None
 
 
 def entry_from_event(event_id: str, kind: str, payload: dict[str, Any]) -> FeedEntry:
@@ -141,7 +155,7 @@ def entry_from_event(event_id: str, kind: str, payload: dict[str, Any]) -> FeedE
         source_id=clean(source.get("id", "")),
         source_name=clean(source.get("name") or source.get("id", "")),
         at=payload.get("timestamp", ""),
-        published=article.get("published"),
+        published=_rfc3339(article.get("published")),
         text=text,
         html=html,
     )
@@ -174,7 +188,7 @@ def atom_feed(info: FeedInfo, entries: Sequence[FeedEntry], now: datetime) -> by
         _sub(item, "id", entry.id)
         _sub(item, "title", entry.title)
         _sub(item, "updated", entry.at)
-        _sub(item, "published", entry.at)
+        _sub(item, "published", entry.published or entry.at)
         if entry.link:
             _sub(item, "link", rel="alternate", href=entry.link, type="text/html")
         _sub(_sub(item, "author"), "name", entry.source_name)
@@ -194,7 +208,7 @@ def json_feed(info: FeedInfo, entries: Sequence[FeedEntry], now: datetime) -> by
             "title": entry.title,
             "content_html": entry.html,
             "content_text": entry.text,
-            "date_published": entry.at,
+            "date_published": entry.published or entry.at,
             "date_modified": entry.at,
             "authors": [{"name": entry.source_name}],
             "tags": [entry.kind, entry.source_id],

@@ -46,7 +46,9 @@ def test_atom_feed_has_an_entry_per_article_event_newest_first(newsroom: Newsroo
     assert set(published) == {newsroom.url(C), newsroom.zh_url(ZH_NEW)}
     new = published[newsroom.url(C)]
     assert new.title == f"[New] {TITLE_C}" and new.author == newsroom.config.source("mfa-en-press").name
-    assert new.updated_parsed and new.published_parsed
+    assert new.published == "2018-11-29T00:00:00+08:00", "the article's own date, from its page"
+    assert new.updated != new.published and new.updated.endswith("Z"), "when the monitor saw it"
+    assert "published 2018-11-29" in new.content[0].value
     [update] = [entry for entry in feed.entries if entry.tags[0].term == "article.updated"]
     assert update.link == newsroom.url(A)
     html = update.content[0].value
