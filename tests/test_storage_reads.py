@@ -167,3 +167,14 @@ def test_search_terms(query: str, terms: list[str]) -> None:
 )
 def test_snippet(text: str, terms: list[str], width: int, expected: str) -> None:
     assert snippet(text, terms, width) == expected
+
+
+def test_search_finds_old_articles_behind_many_newer_ones(store: Store) -> None:
+    with store.transaction():
+        for n in range(520):  # more than PostgreSQL reads newest-first before it asks its trigram index
+            article = ArticleState("src", f"https://x.org/{n}", first_seen=T0, version=1)
+            text = "the oldest has quetzalcoatl" if n == 0 else f"filler text {n} with quetzal once" if n == 7 else "x"
+            store.add_version(store.save_article(article), VersionRecord(1, T0, f"t{n}", None, text, f"h{n}"))
+    assert _urls(store, "quetzalcoatl") == ["https://x.org/0"]
+    assert _urls(store, "quetzal") == ["https://x.org/7", "https://x.org/0"]
+    assert _urls(store, "quetzal", limit=1, offset=1) == ["https://x.org/0"]
