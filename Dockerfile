@@ -1,7 +1,8 @@
 # ministry-monitor: `monitor run` on the shipped watch-list. See docs/service.md.
 #
 #   docker build -t ministry-monitor .
-#   docker run -d --name monitor -v monitor-data:/app/data -p 127.0.0.1:8787:8787 ministry-monitor
+#   docker run -d --name monitor -e MONITOR_HTTP_TOKEN="$(openssl rand -hex 24)" \
+#       -v monitor-data:/app/data -p 127.0.0.1:8787:8787 ministry-monitor
 #
 # The SQLite database (and the daemon's pid file) live on the /app/data volume; mount your own watch-list over
 # /app/config/sources.toml. `docker kill -s HUP monitor` reloads it; `docker stop` stops the daemon cleanly.
@@ -24,6 +25,9 @@ RUN pip install --no-cache-dir --no-index --find-links=/wheels "ministry-monitor
     && rm -rf /wheels
 WORKDIR /app
 COPY config/sources.toml config/sources.toml
+# The web view listens on all addresses in here, which needs a token: the image's config reads it from
+# MONITOR_HTTP_TOKEN (the container refuses to start without it). /healthz and /readyz stay open for probes.
+RUN sed -i 's/^\[monitor\]$/[monitor]\nhttp_token = "${MONITOR_HTTP_TOKEN}"/' config/sources.toml
 # The shipped config keeps its database at `../data/monitor.db`, relative to its own folder: /app/data/monitor.db.
 RUN mkdir data && chown monitor:monitor data
 VOLUME ["/app/data"]

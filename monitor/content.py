@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-__all__ = ["FieldDiff", "changed_paragraphs", "content_hash", "diff_fields", "diff_text", "normalise"]
+__all__ = ["FieldDiff", "changed_paragraphs", "content_hash", "diff_fields", "diff_runs", "diff_text", "normalise"]
 
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _LINE_SPACE = re.compile(r"[^\S\n]+")
@@ -110,6 +110,14 @@ def _runs(before: list[str], before_keys: list[str], after: list[str], after_key
             old_run, new_run = prev_old + gap_old + old_run, prev_new + gap_new + new_run
         runs.append((op == "equal", old_run, new_run))
     return runs
+
+
+def diff_runs(old: str | None, new: str | None) -> list[tuple[bool, str, str]]:
+    """Return the word-level (CJK: character-level) diff as (equal, old text, new text) runs, paragraph breaks as
+    newlines; the same comparison as `diff_text`, for callers that mark changes up themselves (the web view)."""
+    before, before_keys = _tokens(old)
+    after, after_keys = _tokens(new)
+    return _runs(before, before_keys, after, after_keys)
 
 
 def diff_fields(old: dict[str, str | None], new: dict[str, str | None]) -> dict[str, FieldDiff]:

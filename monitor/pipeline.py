@@ -365,7 +365,7 @@ class Pipeline:
 
     def _enqueue(self, event: EventRecord, order_key: str) -> None:
         """Store the event with one outbox row per subscribed webhook (inside the caller's transaction)."""
-        webhook_ids = [w.id for w in self.config.webhooks if w.wants(event.type, event.source_id)]
+        webhook_ids = [w.id for w in self.config.channels if w.wants(event.type, event.source_id)]
         self._store.add_event(event, webhook_ids, order_key)
         logger.info("event %s %s %s", event.type, event.source_id, event.article_url or "")
 

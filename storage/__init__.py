@@ -10,16 +10,27 @@ import importlib
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, Store, VersionRecord
+from storage.base import (
+    ArticleState,
+    ArticleSummary,
+    DeliveryRecord,
+    EventRecord,
+    SearchHit,
+    SourceState,
+    Store,
+    VersionRecord,
+)
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError, StoreBusyError
 from storage.sql import compress_raw
 
 __all__ = [
     "ArticleState",
+    "ArticleSummary",
     "DeliveryRecord",
     "EventRecord",
     "IntegrityError",
     "SchemaError",
+    "SearchHit",
     "SourceState",
     "StorageError",
     "StorageUnavailableError",

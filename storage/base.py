@@ -5,7 +5,7 @@ Writes made inside `with store.transaction():` commit together or not at all. Ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +13,10 @@ from typing import Any, Protocol
 
 __all__ = [
     "ArticleState",
+    "ArticleSummary",
     "DeliveryRecord",
     "EventRecord",
+    "SearchHit",
     "SourceState",
     "Store",
     "VersionRecord",
@@ -101,6 +103,29 @@ class EventRecord:
 
         value: dict[str, Any] = json.loads(self.body)
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleSummary:
+    """One article as a list shows it: identity, state, and its latest version's title and date."""
+
+    id: int
+    source_id: str
+    url: str
+    status: str
+    version: int
+    first_seen: datetime
+    last_changed: datetime | None
+    title: str
+    published: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """An article that matches a search, with a plain-text window of its body around the first match."""
+
+    article: ArticleSummary
+    snippet: str
 
 
 @dataclass(slots=True)
@@ -230,3 +255,29 @@ class Store(Protocol):
 
     def outbox_summary(self, now: datetime) -> tuple[int, float]:
         """Return the number of pending deliveries and the age in seconds of the oldest one."""
+
+    # reads for people (web view, feeds, `monitor search`)
+    def article_counts(self) -> dict[str, int]:
+        """Return how many articles each source has."""
+
+    def article_count(self, source_id: str) -> int:
+        """Return how many articles one source has."""
+
+    def article_page(self, source_id: str, *, offset: int, limit: int) -> list[ArticleSummary]:
+        """Return a page of the source's articles, newest first."""
+
+    def article_summaries(self, article_ids: Collection[int]) -> dict[int, ArticleSummary]:
+        """Return the summaries of these articles, keyed by id."""
+
+    def recent_events(
+        self,
+        *,
+        types: Collection[str] | None = None,
+        source_id: str | None = None,
+        before_seq: int | None = None,
+        limit: int = 50,
+    ) -> list[EventRecord]:
+        """Return stored events newest first, filtered by type and source, older than `before_seq` if given."""
+
+    def search(self, query: str, *, limit: int = 20, offset: int = 0, source_id: str | None = None) -> list[SearchHit]:
+        """Return the articles whose latest title or body contains every word of `query` (any case), newest first."""

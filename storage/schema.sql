@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
 CREATE INDEX IF NOT EXISTS articles_due ON articles (source_id, next_fetch_at);
 CREATE INDEX IF NOT EXISTS articles_listed ON articles (source_id) WHERE on_listing = 1;
+CREATE INDEX IF NOT EXISTS articles_source_id ON articles (source_id, id);
 CREATE TABLE IF NOT EXISTS versions (
     article_id BIGINT NOT NULL REFERENCES articles (id),
     version INTEGER NOT NULL,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
 from storage.lease import missing_lease_columns
-from storage.sql import SqlStore
+from storage.reads import ReadingStore, like_pattern
 from storage.writer import WriterLock
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "open_sqlite"]
@@ -18,7 +18,15 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore", "open_sqlite"]
 SCHEMA_VERSION = "1"
 
 
-class SqliteStore(SqlStore):
+# One row per article (rowid = article id), its latest title and body; trigrams match any substring of 3+ characters.
+SEARCH_SCHEMA = "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(title, body, tokenize='trigram')"
+BACKFILL_SQL = (
+    "INSERT INTO search_text (rowid, title, body) SELECT a.id, v.title, v.body_text FROM articles a"
+    " JOIN versions v ON v.article_id = a.id AND v.version = a.version"
+)
+
+
+class SqliteStore(ReadingStore):
     """The Store protocol on a SQLite file."""
 
     placeholder = "?"
@@ -51,6 +59,32 @@ class SqliteStore(SqlStore):
             raise StorageUnavailableError(f"sqlite: {exc}") from exc
         except sqlite3.Error as exc:
             raise StorageError(f"sqlite: {exc}") from exc
+
+    def _index_text(self, article_id: int, title: str, text: str) -> None:
+        self._execute("DELETE FROM search_text WHERE rowid = ?", (article_id,))
+        self._execute("INSERT INTO search_text (rowid, title, body) VALUES (?, ?, ?)", (article_id, title, text))
+
+    def _search_ids(self, terms: list[str], *, limit: int, offset: int, source_id: str | None) -> list[int]:
+        # Terms of 3+ characters go through the trigram index; shorter ones (a two-character Chinese word) can only
+        # be matched by LIKE, which scans the rows the other terms left.
+        clauses: list[str] = []
+        params: list[object] = []
+        long_terms = [t for t in terms if len(t) >= 3]
+        if long_terms:
+            clauses.append("search_text MATCH ?")
+            params.append(" ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
+        for term in terms:
+            if len(term) < 3:
+                clauses.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
+                params += [like_pattern(term)] * 2
+        if source_id is not None:
+            clauses.append("rowid IN (SELECT id FROM articles WHERE source_id = ?)")
+            params.append(source_id)
+        rows = self._rows(
+            f"SELECT rowid FROM search_text WHERE {' AND '.join(clauses)} ORDER BY rowid DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [int(row[0]) for row in rows]
 
     def _begin(self) -> None:
         # IMMEDIATE takes the write lock up front, so a second process waits (busy_timeout) instead of failing late.
@@ -91,6 +125,8 @@ def open_sqlite(path: str, read_only: bool = False) -> SqliteStore:
         for statement in missing_lease_columns(columns):
             conn.execute(statement)
         _check_version(conn)
+    with store.transaction(), store.translate_errors():
+        _ensure_search(conn)
     return store
 
 
@@ -113,6 +149,15 @@ def _open_read_only(path: str) -> SqliteStore:
         conn.close()
         raise SchemaError(f"database schema version {row and row[0]} is not {SCHEMA_VERSION}; upgrade ministry-monitor")
     return store
+
+
+def _ensure_search(conn: sqlite3.Connection) -> None:
+    """Create the search index, filling it from the stored articles once (a store made before search existed)."""
+    conn.execute(SEARCH_SCHEMA)
+    if conn.execute("SELECT 1 FROM meta WHERE key = 'search_index'").fetchone() is None:
+        conn.execute("DELETE FROM search_text")
+        conn.execute(BACKFILL_SQL)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('search_index', '1')")
 
 
 def _check_version(conn: sqlite3.Connection) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import yaml
 from conftest import ROOT, RunCli
 
@@ -44,7 +45,11 @@ def test_compose_runs_the_service_against_its_postgresql_with_safe_defaults() ->
     assert monitor["environment"]["PGPASSFILE"] == "/run/secrets/pgpass"
 
 
-def test_the_compose_watch_list_is_the_shipped_one_on_the_compose_database(run_cli: RunCli) -> None:
+def test_the_compose_watch_list_is_the_shipped_one_on_the_compose_database(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The container's web view listens on all addresses, so its watch-list takes a token from the environment.
+    monkeypatch.setenv("MONITOR_HTTP_TOKEN", "a-token-of-sixteen-plus-characters")
     shipped = load_config(ROOT / "config" / "sources.toml")
     compose = load_config(ROOT / "config" / "compose.toml")
     user, host = _compose()["services"]["db"]["environment"]["POSTGRES_USER"], "db"

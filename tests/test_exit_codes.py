@@ -35,7 +35,7 @@ def config(ministry: Ministry, tmp_path: Path, run_cli: RunCli) -> Path:
         (["events", "--source", "nope"], "--source 'nope': no such source in"),
         (["check", "--source", "nope"], "source 'nope': key 'id': no such source"),
         (["deliveries", "--webhook", "nope"], "--webhook 'nope': no such webhook in"),
-        (["redeliver", "--failed", "--webhook", "nope"], "no such webhook 'nope'"),
+        (["redeliver", "--failed", "--webhook", "nope"], "no such webhook or notification 'nope'"),
         (["webhook-test", "--webhook", "nope"], "no such webhook 'nope'"),
     ],
 )

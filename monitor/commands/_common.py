@@ -58,6 +58,10 @@ def load(path: str, *, secrets: bool = True) -> Config:
         check_url(config.database)
     except StorageError as exc:
         raise ConfigError(str(exc), path=config.path, key="database") from exc
+    if config.notifications:
+        from monitor.delivery.notify import check_notifications  # imports Apprise, only for configs that use it
+
+        check_notifications(config)
     return config
 
 

@@ -57,7 +57,7 @@ async def check_once(
             return report
 
         reports = await asyncio.gather(*(check(source) for source in sources))
-        if config.webhooks:
+        if config.channels:
             from monitor.delivery import Outbox
 
             await Outbox(config, app.store, app.client, app.clock).run_until_idle(

@@ -1,4 +1,5 @@
-"""The webhook outbox on the command line: `deliveries` lists it, `redeliver` re-sends, `webhook-test` pings."""
+"""The outbox on the command line: `deliveries` lists it, `redeliver` re-sends, `webhook-test` and `notify-test`
+ping one webhook or notification."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 
-from monitor.app import open_app
+from monitor.app import open_app, utc_now
 from monitor.commands._common import (
     Command,
     add_config_argument,
@@ -19,7 +20,7 @@ from monitor.commands._common import (
     write_records,
 )
 from monitor.config import Config, Endpoint
-from monitor.delivery import Attempt, Outbox, send
+from monitor.delivery import Attempt, Outbox, send, send_notification, test_message
 from monitor.events import test_event
 from monitor.redact import printable
 from storage import DeliveryRecord
@@ -48,7 +49,7 @@ STATES = ["pending", "failed", "delivered"]
 def _deliveries_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--state", choices=STATES, help="only deliveries in this state")
-    parser.add_argument("--webhook", metavar="ID", help="only deliveries to this webhook")
+    parser.add_argument("--webhook", metavar="ID", help="only deliveries to this webhook or notification")
     parser.add_argument("--json", action="store_true", help="write JSON lines instead of a table")
 
 
@@ -112,7 +113,7 @@ def _redeliver(args: argparse.Namespace) -> int:
         print("monitor redeliver: give EVENT_ID ... or --failed", file=sys.stderr)
         return 2
     if args.webhook is not None:
-        config.webhook(args.webhook)  # an unknown id is a ConfigError, not a silent "re-queued 0"
+        config.channel(args.webhook)  # an unknown id is a ConfigError, not a silent "re-queued 0"
     result, unknown = asyncio.run(_requeue_and_deliver(config, args.event_ids, args.failed, args.webhook))
     for event_id in unknown:
         print(f"monitor: no such event {event_id}", file=sys.stderr)
@@ -164,6 +165,19 @@ async def _send_test(config: Config, endpoint: Endpoint) -> Attempt:
         return await send(app.client, endpoint, event.id, event.body, now)
 
 
+def _notify_test_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("notification", metavar="ID", help="the [[notifications]] entry to send a test message to")
+
+
+def _notify_test(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    endpoint = config.notification(args.notification)
+    attempt = asyncio.run(send_notification(endpoint, test_message(utc_now())))
+    print(f"{endpoint.id}: {'sent' if attempt.delivered else attempt.error}")
+    return 0 if attempt.delivered else 1
+
+
 COMMANDS = {
     "deliveries": Command(_deliveries_arguments, _deliveries),
     "redeliver": Command(
@@ -174,4 +188,5 @@ COMMANDS = {
         _webhook_test_arguments,
         _webhook_test,
     ),
+    "notify-test": Command(_notify_test_arguments, _notify_test),
 }

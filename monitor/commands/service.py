@@ -129,7 +129,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         "--http",
         type=_listen_address,
         metavar="[HOST:]PORT",
-        help="serve /healthz, /readyz and /metrics here (a bare port binds 127.0.0.1)",
+        help="serve the web view, feeds, /healthz, /readyz and /metrics here (a bare port binds 127.0.0.1; another"
+        " host needs [monitor] http_token)",
     )
     parser.add_argument(
         "--stop-timeout",

@@ -23,7 +23,10 @@ def _validate(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         print(f"monitor: warning: {config.path}: {warning}", file=sys.stderr)
     verdict = f"OK with {len(config.warnings)} warnings" if config.warnings else "OK"
-    print(f"{config.path}: {verdict}, {len(config.sources)} sources, {len(config.webhooks)} webhooks")
+    counts = f"{len(config.sources)} sources, {len(config.webhooks)} webhooks"
+    if config.notifications:
+        counts += f", {len(config.notifications)} notifications"
+    print(f"{config.path}: {verdict}, {counts}")
     return 1 if args.strict and config.warnings else 0
 
 

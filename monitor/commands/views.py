@@ -1,4 +1,4 @@
-"""Read-only views of the store: `export`, `events`, `history` and `diff`."""
+"""Read-only views of the store: `export`, `events`, `history`, `diff` and `search`."""
 
 from __future__ import annotations
 
@@ -175,9 +175,51 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("query", help="words that must all appear in the title or body (any case; Chinese works)")
+    parser.add_argument("--source", metavar="ID", help="only this source")
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help="at most N articles (default 20)")
+    parser.add_argument("--format", choices=["text", "jsonl"], default="text")
+
+
+def _search(args: argparse.Namespace) -> int:
+    config = load(args.config, secrets=False)
+    with opened_store(config) as store:
+        check_source_ids(config, store, [args.source] if args.source else None)
+        hits = store.search(args.query, limit=max(1, args.limit), source_id=args.source)
+    if args.format == "jsonl":
+        rows = [
+            {
+                "source": hit.article.source_id,
+                "url": hit.article.url,
+                "title": hit.article.title,
+                "published": hit.article.published,
+                "status": hit.article.status,
+                "version": hit.article.version,
+                "first_seen": fmt_time(hit.article.first_seen),
+                "snippet": hit.snippet,
+            }
+            for hit in hits
+        ]
+        write_records(
+            rows, "jsonl", ["source", "url", "title", "published", "status", "version", "first_seen", "snippet"]
+        )
+        return 0
+    for hit in hits:
+        article = hit.article
+        print(f"{fmt_time(article.first_seen)}  [{article.source_id}]  {article.title}")
+        print(f"  {article.url}")
+        print(f"  {hit.snippet}")
+    if not hits:
+        print(f"no article matches {args.query!r}")
+    return 0
+
+
 COMMANDS = {
     "export": Command(_export_arguments, _export),
     "events": Command(_events_arguments, _events),
     "history": Command(_article_arguments, _history),
     "diff": Command(_diff_arguments, _diff),
+    "search": Command(_search_arguments, _search),
 }

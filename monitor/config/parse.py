@@ -48,6 +48,7 @@ from monitor.config.types import (
     DEFAULT_USER_AGENT,
     DEFAULT_WEBHOOK_TIMEOUT,
     EVENT_TYPES,
+    NOTIFICATION_FORMAT,
     WEBHOOK_FORMATS,
     ArticleSelectors,
     Config,
@@ -124,7 +125,7 @@ def _load(name: str, environ: Mapping[str, str], secrets: bool = True) -> Config
 def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, str], secrets: bool = True) -> Config:
     """Turn a decoded TOML document into a Config (`secrets`: see load_config)."""
     reader = TableReader(data, path=path, source_id=None, prefix="")
-    reader.only({"monitor", "sources", "webhooks"})
+    reader.only({"monitor", "sources", "webhooks", "notifications"})
     top = reader.table("monitor")
     top.only(_MONITOR_KEYS)
     http = HttpSettings(
@@ -143,16 +144,19 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
     sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
     webhooks = tuple(_parse_endpoint(item, environ, secrets) for item in reader.tables("webhooks"))
-    _check_unique([w.id for w in webhooks], path=path, what="webhook")
+    notifications = tuple(_parse_notification(item, environ, secrets) for item in reader.tables("notifications"))
+    _check_unique([w.id for w in webhooks + notifications], path=path, what="webhook or notification")
     return Config(
         path=path,
         database=database_beside(top.string("database", DEFAULT_DATABASE), path),
         http=http,
         sources=sources,
         webhooks=webhooks,
+        notifications=notifications,
         check_delivery_timeout=top.duration("check_delivery_timeout", DEFAULT_CHECK_DELIVERY_TIMEOUT),
         read_workers=_read_workers(top),
         warnings=config_warnings(data, sources, webhooks),
+        http_token=_http_token(top, environ, secrets),
     )
 
 
@@ -175,6 +179,18 @@ def database_beside(url: str, config_path: str) -> str:
     if file in ("", ":memory:") or file.startswith("/"):
         return url
     return "sqlite:///" + relative_to_config(config_path, file)
+
+
+def _http_token(top: TableReader, environ: Mapping[str, str], required: bool) -> Secret | None:
+    text = top.optional_string("http_token")
+    if text is None:
+        return None
+    if "${" not in text:
+        top.fail("http_token", 'must come from the environment, like "${MONITOR_HTTP_TOKEN}"')
+    token = _expand_secret(top, text, "http_token", environ, required)  # read-only commands: serving needs it
+    if token.is_set and len(token.reveal()) < MIN_HTTP_TOKEN_CHARS:
+        top.fail("http_token", f"must be at least {MIN_HTTP_TOKEN_CHARS} characters long")
+    return token
 
 
 def _read_workers(top: TableReader) -> int | None:
@@ -201,7 +217,9 @@ _MONITOR_KEYS = {
     "read_workers",
     "request_deadline",
     "poll_deadline",
+    "http_token",
 }
+MIN_HTTP_TOKEN_CHARS = 16
 _SOURCE_KEYS = {
     "id",
     "name",
@@ -228,6 +246,7 @@ _SOURCE_KEYS = {
 }
 _ARTICLE_KEYS = {"title", "body", "date", "date_from", "remove", "ignore", "ignore_text", "error_markers"}
 _WEBHOOK_KEYS = {"id", "url", "secret", "events", "sources", "timeout", "format", "max_age"}
+_NOTIFICATION_KEYS = {"id", "urls", "events", "sources", "timeout", "max_age"}
 
 
 def _check_unique(ids: list[str], *, path: str, what: str) -> None:
@@ -316,15 +335,20 @@ def _parse_secret(reader: TableReader, environ: Mapping[str, str], required: boo
     text = reader.optional_string("secret")
     if text is None:
         return None
+    secret = _expand_secret(reader, text, "secret", environ, required)
+    if secret.is_set and not _valid_secret(secret.reveal()):
+        reader.fail("secret", "a 'whsec_' secret must be followed by base64 (Standard Webhooks)")
+    return secret
+
+
+def _expand_secret(reader: TableReader, text: str, key: str, environ: Mapping[str, str], required: bool) -> Secret:
+    """Return `text` with its ${VAR}s filled in, as a Secret; unset variables are an error only when `required`."""
     try:
-        value = reader.expand(text, "secret", environ)
+        return Secret(reader.expand(text, key, environ))
     except ConfigError as exc:
         if required:
             raise
         return Secret.unset(exc)
-    if not _valid_secret(value):
-        reader.fail("secret", "a 'whsec_' secret must be followed by base64 (Standard Webhooks)")
-    return Secret(value)
 
 
 def _parse_endpoint(reader: TableReader, environ: Mapping[str, str], secrets: bool) -> Endpoint:
@@ -348,4 +372,29 @@ def _parse_endpoint(reader: TableReader, environ: Mapping[str, str], secrets: bo
         timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),
         format=fmt,
         max_age=reader.duration("max_age", DEFAULT_DELIVERY_MAX_AGE, positive=True),
+    )
+
+
+def _parse_notification(reader: TableReader, environ: Mapping[str, str], secrets: bool) -> Endpoint:
+    """Read a [[notifications]] table: Apprise URLs (secrets as ${VAR}), and the same filters as a webhook."""
+    channel_id = reader.slug("id")
+    reader.source_id = f"notification {channel_id}"
+    reader.only(_NOTIFICATION_KEYS)
+    events = reader.strings("events", ())
+    for event in events:
+        if event not in EVENT_TYPES:
+            reader.fail("events", f"unknown event type {event!r}")
+    urls = reader.strings("urls", ())
+    if not urls:
+        reader.fail("urls", 'must list at least one Apprise URL, like "mailto://user:${SMTP_PASSWORD}@example.org"')
+    return Endpoint(
+        id=channel_id,
+        url="",
+        secret=None,
+        events=frozenset(events) if events else None,
+        sources=frozenset(reader.strings("sources", ())) or None,
+        timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),
+        format=NOTIFICATION_FORMAT,
+        max_age=reader.duration("max_age", DEFAULT_DELIVERY_MAX_AGE, positive=True),
+        apprise_urls=tuple(_expand_secret(reader, url, f"urls[{i}]", environ, secrets) for i, url in enumerate(urls)),
     )

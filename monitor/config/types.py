@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_USER_AGENT",
     "DEFAULT_WEBHOOK_TIMEOUT",
     "EVENT_TYPES",
+    "NOTIFICATION_FORMAT",
     "WEBHOOK_FORMATS",
     "ArticleSelectors",
     "Config",
@@ -92,6 +93,8 @@ EVENT_TYPES = frozenset(
     }
 )
 WEBHOOK_FORMATS = frozenset({"standard", "slack", "discord"})
+NOTIFICATION_FORMAT = "apprise"
+"""The `format` of an endpoint built from a [[notifications]] table: sent through Apprise, not POSTed."""
 DATE_SOURCES = frozenset({"selector", "page", "title", "url"})
 
 
@@ -207,8 +210,12 @@ class Endpoint:
     timeout: timedelta = DEFAULT_WEBHOOK_TIMEOUT
     format: str = "standard"
     max_age: timedelta = DEFAULT_DELIVERY_MAX_AGE
+    apprise_urls: tuple[Secret, ...] = ()
+    """A notification's Apprise URLs (format "apprise"); each may hold a token or password, so each is a Secret."""
 
     def __repr__(self) -> str:
+        if self.format == NOTIFICATION_FORMAT:
+            return f"Endpoint(id={self.id!r}, format='apprise', urls={len(self.apprise_urls)} hidden)"
         origin = "/".join(self.url.split("/")[:3])
         return f"Endpoint(id={self.id!r}, url='{origin}/…', secret={self.secret!r}, format={self.format!r})"
 
@@ -247,11 +254,14 @@ class Config:
     http: HttpSettings
     sources: tuple[Source, ...]
     webhooks: tuple[Endpoint, ...] = ()
+    notifications: tuple[Endpoint, ...] = ()
     check_delivery_timeout: timedelta = DEFAULT_CHECK_DELIVERY_TIMEOUT
     read_workers: int | None = None
     """Worker processes that read article pages; None means one per core (see monitor.pages.readers)."""
     warnings: tuple[str, ...] = field(default=(), compare=False)
     """Probable mistakes (monitor.config.lint): `validate` prints them, `run` logs them; none stops anything."""
+    http_token: Secret | None = None
+    """The bearer token (or Basic password) the web view asks for; required to serve on a non-loopback address."""
     _by_id: dict[str, Source] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -262,7 +272,7 @@ class Config:
         database = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.database)
         return (
             f"Config(path={self.path!r}, database={database!r}, sources={[s.id for s in self.sources]!r}, "
-            f"webhooks={self.webhooks!r})"
+            f"webhooks={self.webhooks!r}, notifications={self.notifications!r})"
         )
 
     def source(self, source_id: str) -> Source:
@@ -271,6 +281,25 @@ class Config:
         if source is None:
             raise ConfigError("no such source", path=self.path, source_id=source_id, key="id")
         return source
+
+    @property
+    def channels(self) -> tuple[Endpoint, ...]:
+        """Every delivery channel the outbox serves: the webhooks, then the Apprise notifications (ids unique)."""
+        return self.webhooks + self.notifications
+
+    def channel(self, channel_id: str) -> Endpoint:
+        """Return the webhook or notification with this id; raise ConfigError if there is none."""
+        for endpoint in self.channels:
+            if endpoint.id == channel_id:
+                return endpoint
+        raise ConfigError(f"no such webhook or notification {channel_id!r}", path=self.path, key="webhooks")
+
+    def notification(self, channel_id: str) -> Endpoint:
+        """Return the [[notifications]] entry with this id; raise ConfigError if there is none."""
+        for endpoint in self.notifications:
+            if endpoint.id == channel_id:
+                return endpoint
+        raise ConfigError(f"no such notification {channel_id!r}", path=self.path, key="notifications")
 
     def webhook(self, endpoint_id: str) -> Endpoint:
         """Return the webhook with this id; raise ConfigError if there is none."""

@@ -1,6 +1,8 @@
-"""Deliver the webhook outbox: take due deliveries from the store, send them, record every outcome in the store.
+"""Deliver the outbox: take due deliveries from the store, send them (webhook POST or Apprise notification), record
+every outcome in the store.
 
-One task per webhook, so a dead receiver never holds up another; one order key's events go strictly in order.
+One task per webhook or notification, so a dead receiver never holds up another; one order key's events go
+strictly in order.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import TYPE_CHECKING
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt, wait_exponential_jitter
 from tenacity.stop import stop_base
 
-from monitor.config import Config, Endpoint
+from monitor.config import NOTIFICATION_FORMAT, Config, Endpoint
+from monitor.delivery.notify import event_message, send_notification
 from monitor.delivery.webhooks import Attempt, send
 from storage import DeliveryRecord, EventRecord, StorageError, Store
 
@@ -134,7 +137,7 @@ class Outbox:
         """
         run = _Run(asyncio.get_running_loop().time() + timeout_s, None, 0.0)
         self._fail_unconfigured(run.stats)
-        await _run_all(self._serve_until_idle(endpoint, run) for endpoint in self._config.webhooks)
+        await _run_all(self._serve_until_idle(endpoint, run) for endpoint in self._config.channels)
         return run.stats
 
     async def run_forever(self, stop: asyncio.Event, poll_s: float = 1.0) -> OutboxStats:
@@ -146,7 +149,7 @@ class Outbox:
         """
         run = _Run(None, stop, poll_s)
         self._fail_unconfigured(run.stats)
-        await _run_all(self._serve_forever(endpoint, run) for endpoint in self._config.webhooks)
+        await _run_all(self._serve_forever(endpoint, run) for endpoint in self._config.channels)
         return run.stats
 
     async def _serve_until_idle(self, endpoint: Endpoint, run: _Run) -> None:
@@ -277,13 +280,18 @@ class Outbox:
         started = time.perf_counter()
         try:
             async with asyncio.timeout_at(run.deadline):
-                attempt = await send(self._client, endpoint, event.id, event.body, self._clock())
+                attempt = await self._send(endpoint, event)
         except TimeoutError:
             attempt = CUT_OFF
         level = logging.INFO if attempt.delivered else logging.WARNING
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.log(level, "webhook %s %s %s %.0fms", endpoint.id, event.id, attempt.outcome, elapsed_ms)
         return attempt
+
+    async def _send(self, endpoint: Endpoint, event: EventRecord) -> Attempt:
+        if endpoint.format == NOTIFICATION_FORMAT:
+            return await send_notification(endpoint, event_message(event.body))
+        return await send(self._client, endpoint, event.id, event.body, self._clock())
 
     def _record(self, delivery: DeliveryRecord, attempt: Attempt, tries: int, stats: OutboxStats) -> None:
         now = self._clock()
@@ -312,7 +320,7 @@ class Outbox:
         logger.warning("webhook %s %s dead-lettered: %s", delivery.webhook_id, delivery.event_id, reason)
 
     def _fail_unconfigured(self, stats: OutboxStats) -> None:
-        known = {endpoint.id for endpoint in self._config.webhooks}
+        known = {endpoint.id for endpoint in self._config.channels}
         for delivery in self._store.deliveries(state="pending"):
             if delivery.webhook_id not in known:
                 self._dead_letter(delivery, UNCONFIGURED, stats)

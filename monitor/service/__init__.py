@@ -21,9 +21,7 @@ from monitor.service.health import (
     TEXT,
     Response,
     Route,
-    bound_address,
     parse_address,
-    start_health_server,
 )
 from monitor.service.metrics import CONTENT_TYPE, FETCH_BUCKETS, Metrics, fetch_outcome, poll_outcome
 from monitor.service.reload import ConfigChange, compare_configs
@@ -69,7 +67,6 @@ __all__ = [
     "Route",
     "Schedule",
     "TEXT",
-    "bound_address",
     "check_schedules",
     "compare_configs",
     "fetch_outcome",
@@ -83,5 +80,4 @@ __all__ = [
     "run",
     "schedule_for",
     "serve",
-    "start_health_server",
 ]

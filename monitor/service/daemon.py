@@ -17,21 +17,23 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.app import App, open_app
 from monitor.config import Config, Source, load_config
-from monitor.delivery import Outbox
+from monitor.delivery import Outbox, check_notifications
 from monitor.errors import ConfigError
 from monitor.pages import check_selectors
 from monitor.pipeline import SourceReport
 from monitor.service.dispatch import Dispatcher
-from monitor.service.health import TEXT, Response, bound_address, start_health_server
+from monitor.service.health import TEXT, Response
 from monitor.service.metrics import CONTENT_TYPE, Metrics, poll_outcome
 from monitor.service.reload import compare_configs
 from monitor.service.schedule import Schedule, check_schedules, first_run
 from monitor.service.scheduler import Scheduling, SourceScheduler
+from monitor.web import StoreReader, WebServer, build_app, check_bind, start_web_server
 from storage import SourceState, StorageError, describe_url
 
 __all__ = [
@@ -68,6 +70,7 @@ def _read_config(path: str) -> tuple[Config, dict[str, Schedule]]:
     """Load and check the config file (selectors, schedules); raise ConfigError on any mistake."""
     config = load_config(path)
     check_selectors(config)
+    check_notifications(config)
     return config, check_schedules(config)
 
 
@@ -114,6 +117,11 @@ class Daemon:
         self._outbox_stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
         self._store_down_since: float | None = None
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The clock the daemon reads (tests inject theirs)."""
+        return self._app.clock
 
     @property
     def config(self) -> Config:
@@ -359,24 +367,40 @@ async def open_daemon(config: Config, options: DaemonOptions, force: asyncio.Eve
     Raises ConfigError for an unusable schedule, MonitorError if the probe address is taken, StorageError.
     """
     check_schedules(config)
+    if options.http is not None:
+        check_bind(config, options.http[0])
     metrics = Metrics()
     async with open_app(config, observer=metrics.observe_fetch, poller=True) as app:
         # Services of two configs on one database would poll and deliver for each other: refused (StoreBusyError).
         app.store.claim_service(os.path.realpath(config.path))
         daemon = Daemon(app, metrics, options)
-        server = None
-        if options.http is not None:
-            routes = {"/healthz": daemon.alive, "/readyz": daemon.ready, "/metrics": daemon.metrics_page}
-            server = await start_health_server(*options.http, routes)
-            logger.info("listening on http://%s:%d (/healthz /readyz /metrics)", *bound_address(server))
+        web = await _start_web(daemon, options)
         try:
             daemon.start()
             yield daemon
         finally:
             await daemon.stop(force)
-            if server is not None:
-                server.close()
-                await server.wait_closed()
+            if web is not None:
+                await web[0].close()
+                await web[1].close()
+
+
+async def _start_web(daemon: Daemon, options: DaemonOptions) -> tuple[WebServer, StoreReader] | None:
+    """Serve the web view with the daemon's probes on `--http`, reading through a connection of its own."""
+    if options.http is None:
+        return None
+    probes = {"/healthz": daemon.alive, "/readyz": daemon.ready, "/metrics": daemon.metrics_page}
+    reader = StoreReader(daemon.config.database)
+    app = build_app(daemon.config, reader, probes=probes, clock=daemon.clock, current_config=lambda: daemon.config)
+    try:
+        server = await start_web_server(*options.http, app)
+    except BaseException:
+        await reader.close()
+        raise
+    host, port = server.address
+    shown = f"[{host}]" if ":" in host else host
+    logger.info("listening on http://%s:%d (web view, feeds, /healthz /readyz /metrics)", shown, port)
+    return server, reader
 
 
 class _Signals:

@@ -52,7 +52,7 @@ def compare_configs(old: Config, new: Config) -> ConfigChange:
         removed=tuple(s.id for s in old.sources if s.id not in after),
         changed=tuple(s.id for s in kept if before[s.id] != s),
         rescheduled=tuple(s.id for s in new.sources if s.id not in before or _timing(before[s.id]) != _timing(s)),
-        webhooks_changed=new.webhooks != old.webhooks,
+        webhooks_changed=new.channels != old.channels,
         restart_needed=tuple(restart_needed),
     )
 
