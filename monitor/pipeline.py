@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from monitor.config import Config, Source
 from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusError
-from monitor.events import article_event, source_event
+from monitor.events import article_event, layout_event, source_event
 from monitor.http import Fetcher, Page
+from monitor.layout import relist
 from monitor.lifecycle import Decision, decide
 from monitor.pages import (
     Observation,
@@ -100,7 +101,7 @@ class Pipeline:
             page = await self._fetcher.fetch(
                 source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
             )
-            links = self._listing_links(source, state, page)
+            links = self._listing_links(source, state, page, report)
         except (FetchError, ExtractError) as exc:
             self._source_failed(source, state, exc, report)
             return report
@@ -143,7 +144,7 @@ class Pipeline:
             return self._store.articles(source.id)
         return self._store.articles_for_check(source.id, now, links)
 
-    def _listing_links(self, source: Source, state: SourceState, page: Page) -> list[str] | None:
+    def _listing_links(self, source: Source, state: SourceState, page: Page, report: SourceReport) -> list[str] | None:
         """Return the listing's article URLs, or None when the listing is unchanged since the last check."""
         if page.redirected_off_site:
             raise ExtractError(
@@ -153,13 +154,18 @@ class Pipeline:
         if page.not_modified or (body_hash == state.body_hash and state.baseline_done):
             return None
         try:
-            links = [link.url for link in extract_links(page.body, page.content_type, page.final_url, source)]
+            links = self._selected_links(source, state, page)
         except ExtractError as exc:
             if looks_like_challenge(page.body, page.content_type):
                 raise BlockedError(
                     "listing is a JS/cookie challenge page", source_id=source.id, url=source.url, status=page.status
                 ) from exc
-            raise
+            links = self._relisted(source, state, page, exc, report)
+        state.body_hash = body_hash
+        return links
+
+    def _selected_links(self, source: Source, state: SourceState, page: Page) -> list[str]:
+        links = [link.url for link in extract_links(page.body, page.content_type, page.final_url, source)]
         floor = state.link_count * source.listing.min_links_ratio
         if state.link_count >= 5 and len(links) < floor:
             raise ExtractError(
@@ -168,8 +174,36 @@ class Pipeline:
                 url=source.url,
                 field="listing.links",
             )
-        state.body_hash = body_hash
         return links
+
+    def _relisted(
+        self, source: Source, state: SourceState, page: Page, exc: ExtractError, report: SourceReport
+    ) -> list[str]:
+        """Return the generic finder's links when a listing selector failed on what is still the listing (monitor.
+        layout), storing one `source.layout_changed` per new proposal; else raise `exc`: the source fails."""
+        if source.listing.links is None or not state.baseline_done:
+            raise exc
+
+        def is_known(url: str) -> bool:
+            article = self._store.find_article(url)
+            return article is not None and article.source_id == source.id
+
+        found = relist(source, page, state.link_count, is_known)
+        if found is None:
+            raise exc
+        last = None
+        for event in self._store.events(type="source.layout_changed", source_id=source.id):
+            last = event.payload().get("data", {}).get("proposed")
+        if last != found.proposed:
+            now = self._clock()
+            event = layout_event(source, exc.reason, found.proposed, len(found.links), found.known, now)
+            with self._store.transaction():
+                self._enqueue(event, source.id)
+            report.count(event.type)
+        logger.warning(
+            "source %s: %s; read the listing generically (%d links)", source.id, exc.reason, len(found.links)
+        )
+        return found.links
 
     def _merge_listing(
         self,
@@ -250,7 +284,7 @@ class Pipeline:
             return Observation("not_modified", etag=article.etag, last_modified=article.last_modified)
         if _redirected_away(source, article, page):
             return Observation("missing", error=f"error page at {page.final_url}")
-        return await self._readers.read(source, page)
+        return await self._readers.read(source, page, fallback=article.version == 0)
 
     def _apply(self, source: Source, article: ArticleState, observation: Observation, report: SourceReport) -> None:
         now = self._clock()

@@ -81,6 +81,7 @@ EVENT_TYPES = frozenset(
         "article.restored",
         "source.failing",
         "source.recovered",
+        "source.layout_changed",
     }
 )
 WEBHOOK_FORMATS = frozenset({"standard", "slack", "discord"})

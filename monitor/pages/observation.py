@@ -22,3 +22,5 @@ class Observation:
     """The page's HTML compressed with storage.compress_raw, as the store keeps it (done off the event loop)."""
     content_hash: str | None = None
     """content.content_hash of `extracted`, when the caller already computed it (off the event loop)."""
+    reader: str | None = None
+    """How the content was read: "selectors" (the source's), or "generic" (no selectors, or they failed on it)."""
