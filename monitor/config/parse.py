@@ -18,6 +18,7 @@ import tomli  # tomllib's compiled twin: parses a 1,000-source watch-list ~3x fa
 from monitor.config.child import call_in_child
 from monitor.config.lint import config_warnings
 from monitor.config.tables import TableReader, parse_duration
+from monitor.config.templates import templates_for, with_template
 from monitor.config.types import (
     DATE_SOURCES,
     DEFAULT_CHECK_DELIVERY_TIMEOUT,
@@ -120,7 +121,7 @@ def _load(name: str, environ: Mapping[str, str], secrets: bool = True) -> Config
 def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, str], secrets: bool = True) -> Config:
     """Turn a decoded TOML document into a Config (`secrets`: see load_config)."""
     reader = TableReader(data, path=path, source_id=None, prefix="")
-    reader.only({"monitor", "sources", "webhooks"})
+    reader.only({"monitor", "sources", "webhooks", "templates"})
     top = reader.table("monitor")
     top.only(_MONITOR_KEYS)
     http = HttpSettings(
@@ -134,7 +135,8 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         host_delay=top.duration("host_delay", DEFAULT_HOST_DELAY),
         retry_backoff=top.duration("retry_backoff", DEFAULT_RETRY_BACKOFF),
     )
-    sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
+    templates = templates_for(data.get("templates"), path)
+    sources = tuple(_parse_source(_templated(item, templates), http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
     webhooks = tuple(_parse_endpoint(item, environ, secrets) for item in reader.tables("webhooks"))
     _check_unique([w.id for w in webhooks], path=path, what="webhook")
@@ -215,9 +217,17 @@ _SOURCE_KEYS = {
     "language",
     "listing",
     "article",
+    "template",
 }
 _ARTICLE_KEYS = {"title", "body", "date", "date_from", "remove", "ignore", "ignore_text", "error_markers"}
 _WEBHOOK_KEYS = {"id", "url", "secret", "events", "sources", "timeout", "format", "max_age"}
+
+
+def _templated(reader: TableReader, templates: Mapping[str, Mapping[str, Any]]) -> TableReader:
+    data = with_template(reader.data, templates, reader.path)
+    if data is reader.data:
+        return reader
+    return TableReader(data, path=reader.path, source_id=reader.source_id, prefix="", share=reader.share)
 
 
 def _check_unique(ids: list[str], *, path: str, what: str) -> None:
@@ -257,6 +267,7 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         error_urls=reader.strings("error_urls", ()),
         proven_by=reader.strings("proven_by", ()),
         language=reader.optional_string("language"),
+        template=reader.optional_string("template"),
     )
 
 

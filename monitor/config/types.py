@@ -184,6 +184,8 @@ class Source:
     proven_by: tuple[str, ...] = ()
     language: str | None = None
     """The pages' language tag (e.g. "de", "en-US"): says whether 01/02/2022 is 1 February; else the page's lang."""
+    template: str | None = None
+    """The site template (monitor/config/templates.toml or the config's [templates]) its keys were filled from."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
