@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FAST_MONITOR, Ministry, RunCli, write_config
+from conftest import FAST_MONITOR, ROOT, Ministry, RunCli, write_config
 from sitekit import EN_ARTICLES, EN_DIR, EN_LIST, ZH_LIST, en_listing
 
-from monitor.config import load_config
+from monitor.config import load_config, parse_config
+from monitor.config.catalogue import catalogue_entry
+from monitor.config.templates import shipped_templates
 from monitor.pages import extract_links
 
 REAL_LISTINGS = {
@@ -197,3 +199,46 @@ def test_bad_arguments_exit_2_and_write_nothing(
 
     assert code == 2 and message in err, err
     assert mine.read_text(encoding="utf-8") == before
+
+
+def test_the_catalogue_offers_twenty_unverified_listings_beyond_the_shipped_ones(run_cli: RunCli) -> None:
+    code, out, err = run_cli("add", "--list", "--format", "json")
+    assert code == 0, err
+    entries = json.loads(out)
+    shipped = load_config(ROOT / "config" / "sources.toml")
+    assert len(entries) >= 20
+    assert len({e["id"] for e in entries}) == len(entries)
+    assert not {e["id"] for e in entries} & {s.id for s in shipped.sources}
+    assert not {e["url"] for e in entries} & {s.url for s in shipped.sources}
+    assert all(e["verified"] is False for e in entries)  # no saved page proves any of them yet
+    assert all(e["template"] in (None, *shipped_templates()) for e in entries)
+    config = parse_config({"sources": entries_as_sources(entries)}, path="catalogue", environ={})
+    assert len(config.sources) == len(entries)
+    code, text, _ = run_cli("add", "--list")
+    assert text.count("unverified") == len(entries) and "template china-mission-news" in text
+
+
+def entries_as_sources(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "verified" and v is not None} for e in entries]
+
+
+def test_add_by_catalogue_id_writes_its_template(
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = [(f"./{doc}.shtml", title) for doc, title in EN_TITLES.items()]
+    ministry.site.put(EN_DIR, en_listing(ministry.body(EN_LIST), entries))
+    entry = catalogue_entry("mfa-en-spokesperson")
+    assert entry is not None and entry.template == "fmprc-en"
+    here = replace(entry, url=ministry.url(EN_DIR))  # the catalogue's real address, served on loopback
+    monkeypatch.setattr("monitor.commands.add_cli.catalogue_entry", lambda name: here if name == entry.id else None)
+    mine = commented_config(tmp_path)
+
+    code, out, err = run_cli("add", "mfa-en-spokesperson", "--config", str(mine), "--yes")
+
+    assert code == 0, err
+    assert "5 article links" in out
+    added = load_config(mine).source("mfa-en-spokesperson")
+    assert (added.template, added.name, added.url) == ("fmprc-en", entry.name, here.url)
+    assert added.listing.links == "div.newsLst_mod ul li a"
+    code, _out, err = run_cli("add", "no-such-ministry", "--config", str(mine), "--yes")
+    assert code == 2 and "neither an http(s) URL nor a catalogue id" in err

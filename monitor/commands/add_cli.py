@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import re
 import sys
@@ -14,7 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.commands._common import Command
-from monitor.config import HttpSettings, Source, load_config, parse_duration
+from monitor.config import HttpSettings, Source, load_config, parse_config, parse_duration
+from monitor.config.catalogue import catalogue, catalogue_entry
 from monitor.config.write import append_source, source_ids_in
 from monitor.errors import UsageError
 from monitor.survey import Survey, survey_listing
@@ -27,7 +29,10 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", metavar="URL", help="the news listing to watch (http or https)")
+    parser.add_argument(
+        "url", metavar="URL|ID", nargs="?", help="the news listing to watch (http or https), or a catalogue id (--list)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the catalogue of ministry listings to start from")
     parser.add_argument("--config", "-c", default="config/sources.toml", help="the watch-list to add it to")
     parser.add_argument("--id", help="the new source's id (default: from the URL)")
     parser.add_argument("--name", help="the new source's name (default: the listing's <title>)")
@@ -39,6 +44,20 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "exit status: 0 shown (and added), 1 the page could not be read as a listing or adding was declined, "
         "2 a bad argument or an id already in the config"
     )
+
+
+def _resolve(args: argparse.Namespace) -> None:
+    """Turn a catalogue id into its URL, name and template (on `args`); raise UsageError for anything else."""
+    args.template = None
+    if args.url is None:
+        raise UsageError("give a listing URL or a catalogue id (see `monitor add --list`)")
+    if "://" in args.url or "." in args.url:
+        return
+    entry = catalogue_entry(args.url)
+    if entry is None:
+        raise UsageError(f"{args.url!r} is neither an http(s) URL nor a catalogue id (see `monitor add --list`)")
+    args.id, args.name = args.id or entry.id, args.name or entry.name
+    args.url, args.template = entry.url, entry.template
 
 
 def _source(args: argparse.Namespace) -> Source:
@@ -56,7 +75,11 @@ def _source(args: argparse.Namespace) -> Source:
             raise UsageError(f"--interval {args.interval!r}: {exc}") from exc
     if source_id in source_ids_in(args.config):
         raise UsageError(f"--id {source_id!r}: {args.config} already has a source with this id (choose --id)")
-    return Source(id=source_id, name=args.name or source_id, url=url)
+    table = {"id": source_id, "name": args.name or source_id, "url": url}
+    if args.template is not None:
+        table["template"] = args.template
+    (source,) = parse_config({"sources": [table]}, path=args.config, environ={}).sources
+    return source
 
 
 def _default_id(url: str) -> str:
@@ -119,6 +142,9 @@ def _block(source: Source, survey: Survey, args: argparse.Namespace) -> dict[str
     block: dict[str, Any] = {"id": source.id, "name": args.name or survey.title or source.id, "url": source.url}
     if args.interval is not None:
         block["interval"] = args.interval
+    if args.template is not None:
+        block["template"] = args.template  # the template's selectors, not the proposal
+        return block
     selectors = _selectors(survey)
     if selectors["listing"]:
         block["listing"] = selectors["listing"]
@@ -139,7 +165,22 @@ def _confirmed(source: Source, path: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _list(fmt: str) -> int:
+    entries = catalogue()
+    if fmt == "json":
+        print(json.dumps([dataclasses.asdict(entry) for entry in entries], ensure_ascii=False, indent=2))
+        return 0
+    for entry in entries:
+        reader = f"template {entry.template}" if entry.template else "url-only"
+        checked = "verified" if entry.verified else "unverified"
+        print(f"{entry.id:28} {checked:10} {reader:28} {entry.name}\n{'':28} {entry.url}")
+    return 0
+
+
 def _add(args: argparse.Namespace) -> int:
+    if args.list:
+        return _list(args.format)
+    _resolve(args)
     source = _source(args)
     http = _http(args.config)
     source = replace(source, host_delay=http.host_delay, host_concurrency=http.host_concurrency)
