@@ -19,6 +19,7 @@ from monitor.errors import BlockedError, ExtractError, FetchError, FetchStatusEr
 from monitor.events import article_event, layout_event, source_event
 from monitor.http import Fetcher, Page
 from monitor.layout import relist
+from monitor.learned import LEARN_AFTER, agreed, decode, learn, wants_proposals, with_learned
 from monitor.lifecycle import Decision, decide
 from monitor.pages import (
     Observation,
@@ -27,6 +28,7 @@ from monitor.pages import (
     looks_like_challenge,
     normalise_url,
     older_links,
+    propose_listing,
 )
 from storage import ArticleState, EventRecord, SourceState, Store
 
@@ -54,6 +56,9 @@ class SourceReport:
     listing_status: int | None = None
     first_failure: str | None = None
     """Why the first article fetch of this check that failed did, naming its URL."""
+    proposals: list[dict[str, str]] = field(default_factory=list)
+    """Article selectors proposed by this check's generic readings, for a source that learns them."""
+    asked: int = 0
 
     def count(self, event_type: str) -> None:
         """Count one event of this type."""
@@ -95,6 +100,7 @@ class Pipeline:
         report = SourceReport(source.id)
         state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
         state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
+        source = with_learned(source, decode(state.selectors))
         if next_due is not None:
             state.next_due = next_due
         try:
@@ -116,6 +122,8 @@ class Pipeline:
         to_fetch = self._merge_listing(source, state, known, listed, report)
         to_fetch += self._due(source, known, set(to_fetch), revisit_all, now)
         await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
+        if learned := agreed(report.proposals):
+            state.selectors = learn(state.selectors, "article", dict(learned))
         self._source_succeeded(source, state, page, links, report)
         return report
 
@@ -155,6 +163,10 @@ class Pipeline:
             return None
         try:
             links = self._selected_links(source, state, page)
+            if source.listing.links is None:
+                found = propose_listing(page.body, page.content_type, page.final_url, source, links)
+                if found is not None and found.precision == found.recall == 1.0:
+                    state.selectors = learn(state.selectors, "listing", {"links": found.selector})
         except ExtractError as exc:
             if looks_like_challenge(page.body, page.content_type):
                 raise BlockedError(
@@ -191,6 +203,8 @@ class Pipeline:
         found = relist(source, page, state.link_count, is_known)
         if found is None:
             raise exc
+        if "listing.links" in source.learned:  # a learned selector is replaced by the one that works now
+            state.selectors = learn(state.selectors, "listing", found.proposed["listing"])
         last = None
         for event in self._store.events(type="source.layout_changed", source_id=source.id):
             last = event.payload().get("data", {}).get("proposed")
@@ -254,7 +268,11 @@ class Pipeline:
         return [a.url for a in due[:DEFAULT_REVISIT_BATCH]]
 
     async def _check_article(self, source: Source, article: ArticleState, report: SourceReport) -> None:
-        observation = await self._observe(source, article)
+        propose = wants_proposals(source) and report.asked < LEARN_AFTER + 2
+        report.asked += propose
+        observation = await self._observe(source, article, propose)
+        if observation.proposed is not None:
+            report.proposals.append(observation.proposed)
         report.fetched += 1
         if observation.kind == "not_modified":
             report.not_modified += 1
@@ -265,7 +283,7 @@ class Pipeline:
                 report.first_failure = reason if article.url in reason else f"{reason} at {article.url}"
         self._apply(source, article, observation, report)
 
-    async def _observe(self, source: Source, article: ArticleState) -> Observation:
+    async def _observe(self, source: Source, article: ArticleState, propose: bool = False) -> Observation:
         conditional = article.status == "live" and article.version > 0
         try:
             page = await self._fetcher.fetch(
@@ -284,7 +302,10 @@ class Pipeline:
             return Observation("not_modified", etag=article.etag, last_modified=article.last_modified)
         if _redirected_away(source, article, page):
             return Observation("missing", error=f"error page at {page.final_url}")
-        return await self._readers.read(source, page, fallback=article.version == 0)
+        # Learned selectors reproduce the generic reading, so any article may fall back to it; configured ones only
+        # new articles (a known one re-read by another reader could look edited).
+        fallback = article.version == 0 or any(key.startswith("article.") for key in source.learned)
+        return await self._readers.read(source, page, fallback=fallback, propose=propose)
 
     def _apply(self, source: Source, article: ArticleState, observation: Observation, report: SourceReport) -> None:
         now = self._clock()

@@ -40,6 +40,8 @@ class SourceState:
     last_error: str | None = None
     last_outcome: str | None = None
     next_due: datetime | None = None
+    selectors: str | None = None
+    """Selectors learned from the generic readers (JSON: {"listing": {...}, "article": {...}}), or None."""
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import psycopg
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
-from storage.sql import SqlStore
+from storage.sql import ADDED_COLUMNS, SqlStore
 from storage.sqlite import SCHEMA_VERSION, schema_script
 
 __all__ = ["PostgresStore", "open_postgres"]
@@ -77,6 +77,8 @@ def open_postgres(url: str) -> PostgresStore:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise SchemaError(f"database schema version {row[0]} is not {SCHEMA_VERSION}")
+            for table, column, kind in ADDED_COLUMNS:  # schema 1's later columns, added to an older database
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
         finally:
             conn.execute("SELECT pg_advisory_unlock(707070)")
     return store

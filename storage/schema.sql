@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS sources (
     last_success TEXT,
     last_error TEXT,
     last_outcome TEXT,
-    next_due TEXT
+    next_due TEXT,
+    selectors TEXT
 );
 CREATE TABLE IF NOT EXISTS articles (
     id {serial},

@@ -15,7 +15,7 @@ from typing import Any
 from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, VersionRecord
 from storage.errors import StorageError
 
-__all__ = ["SqlStore", "from_db_time", "to_db_time"]
+__all__ = ["ADDED_COLUMNS", "SqlStore", "from_db_time", "source_columns", "to_db_time"]
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # zlib level 1 compresses a ministry page in half the time of level 6, for a blob ~12% larger.
@@ -24,9 +24,12 @@ RAW_COMPRESSION = 1
 _SOURCE_COLUMNS = tuple(
     (
         "source_id name url etag last_modified body_hash baseline_done link_count consecutive_failures failing "
-        "last_attempt last_success last_error last_outcome next_due"
+        "last_attempt last_success last_error last_outcome next_due selectors"
     ).split()
 )
+ADDED_COLUMNS = (("sources", "selectors", "TEXT"),)
+"""Columns added to schema 1 after it shipped: created by schema.sql in a new database, added to an older one on
+open (idempotent: only when missing)."""
 _ARTICLE_COLUMNS = tuple(
     (
         "id source_id url doc_id status on_listing baseline first_seen last_seen last_changed version content_hash "
@@ -77,6 +80,11 @@ def _to_db(column: str, value: Any) -> Any:
     return value
 
 
+def source_columns(present: set[str]) -> tuple[str, ...]:
+    """Return the source columns a database has (an older one opened read-only lacks the added ones)."""
+    return tuple(column for column in _SOURCE_COLUMNS if column in present)
+
+
 class SqlStore:
     """Store protocol over an autocommit DB-API 2 connection; transactions are explicit BEGIN/COMMIT.
 
@@ -86,9 +94,11 @@ class SqlStore:
 
     placeholder = "?"
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, *, source_columns: tuple[str, ...] = _SOURCE_COLUMNS) -> None:
         self._conn = connection
         self._depth = 0
+        # A database opened read-only before `selectors` was added (an older schema 1) is read without it.
+        self._source_columns = source_columns
 
     # plumbing
     def translate_errors(self) -> AbstractContextManager[None]:
@@ -157,13 +167,15 @@ class SqlStore:
     # sources
     def source_state(self, source_id: str) -> SourceState | None:
         """Return the remembered state of a source, or None before its first poll."""
-        rows = self._rows(f"SELECT {', '.join(_SOURCE_COLUMNS)} FROM sources WHERE source_id = ?", (source_id,))
-        return _record(SourceState, _SOURCE_COLUMNS, rows[0]) if rows else None
+        columns = self._source_columns
+        rows = self._rows(f"SELECT {', '.join(columns)} FROM sources WHERE source_id = ?", (source_id,))
+        return _record(SourceState, columns, rows[0]) if rows else None
 
     def source_states(self) -> list[SourceState]:
         """Return every source's state."""
-        rows = self._rows(f"SELECT {', '.join(_SOURCE_COLUMNS)} FROM sources ORDER BY source_id")
-        return [_record(SourceState, _SOURCE_COLUMNS, row) for row in rows]
+        columns = self._source_columns
+        rows = self._rows(f"SELECT {', '.join(columns)} FROM sources ORDER BY source_id")
+        return [_record(SourceState, columns, row) for row in rows]
 
     def save_source_state(self, state: SourceState) -> None:
         """Insert or replace a source's state."""

@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
-from storage.sql import SqlStore
+from storage.sql import ADDED_COLUMNS, SqlStore, source_columns
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "open_sqlite"]
 
@@ -69,7 +69,19 @@ def open_sqlite(path: str, read_only: bool = False) -> SqliteStore:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.executescript(schema_script("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"))
         _check_version(conn)
+        _add_columns(conn)
     return store
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns schema 1 gained after it shipped to an older database (idempotent)."""
+    for table, column, kind in ADDED_COLUMNS:
+        if column not in _columns(conn, table):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _open_read_only(path: str) -> SqliteStore:
@@ -81,7 +93,6 @@ def _open_read_only(path: str) -> SqliteStore:
         conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
     except sqlite3.Error as exc:
         raise StorageUnavailableError(f"cannot open {path}: {exc}") from exc
-    store = SqliteStore(conn)
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.Error as exc:
@@ -90,7 +101,8 @@ def _open_read_only(path: str) -> SqliteStore:
     if row is None or row[0] != SCHEMA_VERSION:
         conn.close()
         raise SchemaError(f"database schema version {row and row[0]} is not {SCHEMA_VERSION}; upgrade ministry-monitor")
-    return store
+    present = _columns(conn, "sources")
+    return SqliteStore(conn, source_columns=source_columns(present))
 
 
 def _check_version(conn: sqlite3.Connection) -> None:

@@ -302,3 +302,20 @@ def test_articles_are_found_by_document_id_in_every_source(store: Store) -> None
         (second, "other", "https://example.org/zh/t1.shtml"),
     ]
     assert store.find_articles_by_doc_id("t9") == []
+
+
+def test_learned_selectors_round_trip_and_an_older_database_gains_the_column(store_url: str) -> None:
+    with closing(open_store(store_url)) as first:
+        first.save_source_state(SourceState("src", name="Name", url="https://example.org/"))
+    # A database written before `selectors` was added to schema 1: the column is dropped again.
+    _execute_directly(store_url, "ALTER TABLE sources DROP COLUMN selectors")
+    if store_url.startswith("sqlite"):
+        with closing(open_store(store_url, read_only=True)) as reader:  # read-only: read without the column
+            assert reader.source_state("src") == SourceState("src", name="Name", url="https://example.org/")
+    with closing(open_store(store_url)) as store:  # opening adds the column
+        state = store.source_state("src")
+        assert state is not None and state.selectors is None
+        state.selectors = '{"listing": {"links": "ul.news li a"}}'
+        store.save_source_state(state)
+    with closing(open_store(store_url)) as store:  # ... once: opening again finds it there
+        assert store.source_state("src") == state

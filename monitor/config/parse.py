@@ -10,6 +10,7 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import tomli  # tomllib's compiled twin: parses a 1,000-source watch-list ~3x fa
 from monitor.config.child import call_in_child
 from monitor.config.lint import config_warnings
 from monitor.config.tables import TableReader, parse_duration
-from monitor.config.templates import templates_for, with_template
+from monitor.config.templates import template_keys, templates_for, with_template
 from monitor.config.types import (
     DATE_SOURCES,
     DEFAULT_CHECK_DELIVERY_TIMEOUT,
@@ -136,7 +137,7 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         retry_backoff=top.duration("retry_backoff", DEFAULT_RETRY_BACKOFF),
     )
     templates = templates_for(data.get("templates"), path)
-    sources = tuple(_parse_source(_templated(item, templates), http) for item in reader.tables("sources"))
+    sources = tuple(_templated_source(item, templates, http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
     webhooks = tuple(_parse_endpoint(item, environ, secrets) for item in reader.tables("webhooks"))
     _check_unique([w.id for w in webhooks], path=path, what="webhook")
@@ -223,11 +224,13 @@ _ARTICLE_KEYS = {"title", "body", "date", "date_from", "remove", "ignore", "igno
 _WEBHOOK_KEYS = {"id", "url", "secret", "events", "sources", "timeout", "format", "max_age"}
 
 
-def _templated(reader: TableReader, templates: Mapping[str, Mapping[str, Any]]) -> TableReader:
+def _templated_source(reader: TableReader, templates: Mapping[str, Mapping[str, Any]], http: HttpSettings) -> Source:
     data = with_template(reader.data, templates, reader.path)
     if data is reader.data:
-        return reader
-    return TableReader(data, path=reader.path, source_id=reader.source_id, prefix="", share=reader.share)
+        return _parse_source(reader, http)
+    templated = TableReader(data, path=reader.path, source_id=reader.source_id, prefix="", share=reader.share)
+    source = _parse_source(templated, http)
+    return replace(source, from_template=template_keys(reader.data, templates))
 
 
 def _check_unique(ids: list[str], *, path: str, what: str) -> None:

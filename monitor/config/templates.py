@@ -13,7 +13,7 @@ import tomli
 
 from monitor.errors import ConfigError
 
-__all__ = ["TEMPLATE_KEYS", "shipped_templates", "templates_for", "with_template"]
+__all__ = ["TEMPLATE_KEYS", "shipped_templates", "template_keys", "templates_for", "with_template"]
 
 TEMPLATE_KEYS = frozenset(
     {
@@ -71,3 +71,14 @@ def with_template(
         base = merged.get(key)
         merged[key] = {**base, **value} if isinstance(base, dict) and isinstance(value, dict) else value
     return merged
+
+
+def template_keys(source: Mapping[str, Any], templates: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """Return the selector keys ("listing.links", "article.body", ...) the source takes from its template."""
+    template = templates.get(source.get("template") or "", {})
+    keys: set[str] = set()
+    for part in ("listing", "article"):
+        own: Mapping[str, Any] = source.get(part) or {}
+        given: Mapping[str, Any] = template.get(part) or {}
+        keys |= {f"{part}.{key}" for key in given if key not in own}
+    return frozenset(keys)

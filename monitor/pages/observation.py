@@ -24,3 +24,5 @@ class Observation:
     """content.content_hash of `extracted`, when the caller already computed it (off the event loop)."""
     reader: str | None = None
     """How the content was read: "selectors" (the source's), or "generic" (no selectors, or they failed on it)."""
+    proposed: dict[str, str] | None = None
+    """Selectors that reproduce this generic reading (monitor.pages.propose), when the caller asked to learn them."""

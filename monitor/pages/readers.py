@@ -31,8 +31,9 @@ from monitor.config import DEFAULT_DATE_FROM_PAGE, Source
 from monitor.content import content_hash
 from monitor.errors import DecodeError, ExtractError
 from monitor.http import Page
-from monitor.pages.extract import extract_article, is_error_page
+from monitor.pages.extract import Extracted, extract_article, is_error_page
 from monitor.pages.observation import Observation
+from monitor.pages.propose import Sample, propose_article
 from monitor.pages.workers import Worker, WorkerLost
 from storage import compress_raw
 
@@ -57,12 +58,13 @@ def default_processes() -> int:
     return 0 if cores < 2 else min(MAX_AUTO_PROCESSES, cores)
 
 
-def read_article(source: Source, page: Page, fallback: bool = False) -> Observation:
+def read_article(source: Source, page: Page, fallback: bool = False, propose: bool = False) -> Observation:
     """Return what a fetched article page says: the site's error page, unreadable, or its content.
 
     With `fallback` (a new article), a page the source's article selectors fail on is read generically, as a
     url-only source would read it (`Observation.reader` says so); a known article never is, so that a redesign
-    cannot re-version it merely because another reader read it.
+    cannot re-version it merely because another reader read it. With `propose`, a generic reading comes with the
+    selectors that reproduce it (`Observation.proposed`), for the source to learn.
     Pure: runs in a worker process (or inline); its arguments and result cross the process boundary pickled.
     """
     reader = "selectors" if _has_selectors(source) else "generic"
@@ -88,7 +90,15 @@ def read_article(source: Source, page: Page, fallback: bool = False) -> Observat
         raw_zlib=compress_raw(page.body),
         content_hash=content_hash(extracted.title, extracted.published, extracted.text),
         reader=reader,
+        proposed=_proposed(source, page, extracted) if propose and reader == "generic" else None,
     )
+
+
+def _proposed(source: Source, page: Page, extracted: Extracted) -> dict[str, str] | None:
+    try:
+        return propose_article(Sample(page.body, page.content_type, page.final_url, extracted), source)
+    except (ExtractError, DecodeError):
+        return None
 
 
 def _has_selectors(source: Source) -> bool:
@@ -139,8 +149,8 @@ class PageReaders:
         """Return the process ids of the running workers."""
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
-    async def read(self, source: Source, page: Page, fallback: bool = False) -> Observation:
-        """Return read_article(source, page, fallback), computed in a worker process when there are any."""
+    async def read(self, source: Source, page: Page, fallback: bool = False, propose: bool = False) -> Observation:
+        """Return read_article(source, page, fallback, propose), computed in a worker process when there are any."""
         now = asyncio.get_running_loop().time()
         if now - self._last_read >= self._idle_s:
             self._burst = 0
@@ -149,14 +159,14 @@ class PageReaders:
         worker = None if self._processes <= 0 or self._burst <= self._start_after else await self._worker()
         if worker is None:
             self.read_here += 1
-            return read_article(source, page, fallback)
+            return read_article(source, page, fallback, propose)
         try:
-            observation: Observation = await worker.call(source, page, fallback)
+            observation: Observation = await worker.call(source, page, fallback, propose)
         except WorkerLost:
             if not self._closed:
                 logger.warning("page readers: a worker process died; reading %s here and starting another", page.url)
             self.read_here += 1
-            return read_article(source, page, fallback)
+            return read_article(source, page, fallback, propose)
         finally:
             self._wake(1)
         self.read_by_workers += 1
