@@ -83,6 +83,9 @@ class VersionRecord:
     raw_zlib: bytes | None = None
     """The page's HTML compressed with storage.compress_raw, exactly as stored; zlib.decompress gives the HTML."""
     same_as: int | None = None
+    reader: str | None = None
+    """How it was read: "selectors", "generic" (no selectors for it), "fallback" (its selectors failed on the page,
+    read generically); None for a version stored before this was recorded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS versions (
     content_hash TEXT NOT NULL,
     raw {blob},
     same_as INTEGER,
+    reader TEXT,
     PRIMARY KEY (article_id, version)
 );
 CREATE TABLE IF NOT EXISTS events (

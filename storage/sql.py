@@ -15,7 +15,7 @@ from typing import Any
 from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState, VersionRecord
 from storage.errors import StorageError
 
-__all__ = ["ADDED_COLUMNS", "SqlStore", "from_db_time", "source_columns", "to_db_time"]
+__all__ = ["ADDED_COLUMNS", "SqlStore", "from_db_time", "to_db_time"]
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # zlib level 1 compresses a ministry page in half the time of level 6, for a blob ~12% larger.
@@ -27,7 +27,7 @@ _SOURCE_COLUMNS = tuple(
         "last_attempt last_success last_error last_outcome next_due selectors"
     ).split()
 )
-ADDED_COLUMNS = (("sources", "selectors", "TEXT"),)
+ADDED_COLUMNS = (("sources", "selectors", "TEXT"), ("versions", "reader", "TEXT"))
 """Columns added to schema 1 after it shipped: created by schema.sql in a new database, added to an older one on
 open (idempotent: only when missing)."""
 _ARTICLE_COLUMNS = tuple(
@@ -80,11 +80,6 @@ def _to_db(column: str, value: Any) -> Any:
     return value
 
 
-def source_columns(present: set[str]) -> tuple[str, ...]:
-    """Return the source columns a database has (an older one opened read-only lacks the added ones)."""
-    return tuple(column for column in _SOURCE_COLUMNS if column in present)
-
-
 class SqlStore:
     """Store protocol over an autocommit DB-API 2 connection; transactions are explicit BEGIN/COMMIT.
 
@@ -94,11 +89,12 @@ class SqlStore:
 
     placeholder = "?"
 
-    def __init__(self, connection: Any, *, source_columns: tuple[str, ...] = _SOURCE_COLUMNS) -> None:
+    def __init__(self, connection: Any, *, missing: frozenset[str] = frozenset()) -> None:
         self._conn = connection
         self._depth = 0
-        # A database opened read-only before `selectors` was added (an older schema 1) is read without it.
-        self._source_columns = source_columns
+        # A database opened read-only before ADDED_COLUMNS were added (an older schema 1) is read without them.
+        self._source_columns = tuple(c for c in _SOURCE_COLUMNS if f"sources.{c}" not in missing)
+        self._reader = "NULL" if "versions.reader" in missing else "reader"
 
     # plumbing
     def translate_errors(self) -> AbstractContextManager[None]:
@@ -245,7 +241,7 @@ class SqlStore:
         """Append a version to an article's history; its HTML arrives, and is stored, zlib-compressed."""
         self._execute(
             "INSERT INTO versions (article_id, version, fetched_at, title, published, body_text, content_hash, raw,"
-            " same_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " same_as, reader) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article_id,
                 version.version,
@@ -256,14 +252,15 @@ class SqlStore:
                 version.content_hash,
                 version.raw_zlib,
                 version.same_as,
+                version.reader,
             ),
         )
 
     def versions(self, article_id: int) -> list[VersionRecord]:
         """Return an article's versions, oldest first, without raw HTML."""
         rows = self._rows(
-            "SELECT version, fetched_at, title, published, body_text, content_hash, same_as FROM versions"
-            " WHERE article_id = ? ORDER BY version",
+            f"SELECT version, fetched_at, title, published, body_text, content_hash, same_as, {self._reader}"
+            " FROM versions WHERE article_id = ? ORDER BY version",
             (article_id,),
         )
         return [_version(row, None) for row in rows]
@@ -271,11 +268,11 @@ class SqlStore:
     def version(self, article_id: int, number: int) -> VersionRecord | None:
         """Return one version (with its compressed HTML, `raw_zlib`), or None."""
         rows = self._rows(
-            "SELECT version, fetched_at, title, published, body_text, content_hash, same_as, raw FROM versions"
-            " WHERE article_id = ? AND version = ?",
+            f"SELECT version, fetched_at, title, published, body_text, content_hash, same_as, {self._reader}, raw"
+            " FROM versions WHERE article_id = ? AND version = ?",
             (article_id, number),
         )
-        return _version(rows[0][:7], rows[0][7]) if rows else None
+        return _version(rows[0][:8], rows[0][8]) if rows else None
 
     def version_hashes(self, article_id: int) -> dict[str, int]:
         """Return each content hash the article has had, mapped to the first version that had it."""
@@ -289,7 +286,8 @@ class SqlStore:
         columns = ", ".join(f"a.{c}" for c in _ARTICLE_COLUMNS)
         where = "a.version > 0" + (" AND a.source_id = ?" if source_id else "")
         rows = self._rows(
-            f"SELECT {columns}, v.version, v.fetched_at, v.title, v.published, v.body_text, v.content_hash, v.same_as"
+            f"SELECT {columns}, v.version, v.fetched_at, v.title, v.published, v.body_text, v.content_hash, v.same_as,"
+            f" {'NULL' if self._reader == 'NULL' else 'v.reader'}"
             " FROM articles a JOIN versions v ON v.article_id = a.id AND v.version = a.version"
             f" WHERE {where} ORDER BY a.source_id, a.first_seen, a.id",
             (source_id,) if source_id else (),
@@ -432,6 +430,7 @@ def _version(row: tuple[Any, ...], raw: bytes | None) -> VersionRecord:
         content_hash=row[5],
         same_as=row[6],
         raw_zlib=bytes(raw) if raw is not None else None,
+        reader=row[7],
     )
 
 

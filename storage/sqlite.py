@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
-from storage.sql import ADDED_COLUMNS, SqlStore, source_columns
+from storage.sql import ADDED_COLUMNS, SqlStore
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "open_sqlite"]
 
@@ -101,8 +101,8 @@ def _open_read_only(path: str) -> SqliteStore:
     if row is None or row[0] != SCHEMA_VERSION:
         conn.close()
         raise SchemaError(f"database schema version {row and row[0]} is not {SCHEMA_VERSION}; upgrade ministry-monitor")
-    present = _columns(conn, "sources")
-    return SqliteStore(conn, source_columns=source_columns(present))
+    missing = {f"{t}.{c}" for t, c, _kind in ADDED_COLUMNS if c not in _columns(conn, t)}
+    return SqliteStore(conn, missing=frozenset(missing))
 
 
 def _check_version(conn: sqlite3.Connection) -> None:

@@ -152,6 +152,9 @@ def test_new_articles_the_selectors_fail_on_are_read_generically_known_ones_are_
     shipped = extract_article(ministry.body(EN_ARTICLES[D]), None, url, source)  # the page before its redesign
     article = published["data"]["article"]
     assert (article["title"], article["published"], article["text"]) == (shipped.title, shipped.published, shipped.text)
+    for doc, note in ((D, True), (B, False)):  # the version records how it was read
+        code, out, err = site.run_cli("history", "--config", str(site.config), doc)
+        assert code == 0 and ("read generically: its selectors failed" in out) == note, (out, err)
 
     code, out, err = site.run_cli("check", "--config", str(site.config), "--source", "mfa-en-press", "--revisit")
     assert code == 0, err

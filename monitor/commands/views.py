@@ -130,7 +130,8 @@ def _history(args: argparse.Namespace) -> int:
     print(f"{article.url} [{article.source_id}] status={article.status} first_seen={fmt_time(article.first_seen)}")
     previous: VersionRecord | None = None
     for version in versions:
-        print(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}")
+        how = " (read generically: its selectors failed on the page)" if version.reader == "fallback" else ""
+        print(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}{how}")
         previous = version
     return 0
 

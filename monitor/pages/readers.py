@@ -78,7 +78,7 @@ def read_article(source: Source, page: Page, fallback: bool = False, propose: bo
                 raise
             extracted, reader = (
                 extract_article(page.body, page.content_type, page.final_url, _generic(source)),
-                "generic",
+                "fallback",
             )
     except (ExtractError, DecodeError) as exc:
         return Observation("failed", error=str(exc))
@@ -90,7 +90,7 @@ def read_article(source: Source, page: Page, fallback: bool = False, propose: bo
         raw_zlib=compress_raw(page.body),
         content_hash=content_hash(extracted.title, extracted.published, extracted.text),
         reader=reader,
-        proposed=_proposed(source, page, extracted) if propose and reader == "generic" else None,
+        proposed=_proposed(source, page, extracted) if propose and reader != "selectors" else None,
     )
 
 
