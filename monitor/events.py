@@ -14,7 +14,15 @@ from monitor.config import Source
 from monitor.content import diff_fields
 from storage import ArticleState, EventRecord, VersionRecord
 
-__all__ = ["article_event", "encode_event", "iso_z", "new_event_id", "source_event", "test_event"]
+__all__ = [
+    "article_event",
+    "encode_event",
+    "iso_z",
+    "layout_event",
+    "new_event_id",
+    "source_event",
+    "test_event",
+]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -81,6 +89,14 @@ def source_event(kind: str, source: Source, failures: int, reason: str | None, n
     """Return a `source.failing` or `source.recovered` event."""
     data = {"source": _source_data(source), "consecutive_failures": failures, "reason": reason}
     return _record(kind, source.id, None, data, now)
+
+
+def layout_event(
+    source: Source, reason: str, proposed: dict[str, Any], links: int, known: int, now: datetime
+) -> EventRecord:
+    """Return a `source.layout_changed` event: the source's selectors stopped working; `proposed` ones work now."""
+    data = {"source": _source_data(source), "reason": reason, "proposed": proposed, "links": links, "known": known}
+    return _record("source.layout_changed", source.id, None, data, now)
 
 
 def test_event(now: datetime) -> EventRecord:

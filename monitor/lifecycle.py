@@ -73,6 +73,7 @@ def _content(
         content_hash=digest,
         raw_zlib=None if same_as else obs.raw_zlib,
         same_as=same_as,
+        reader=obs.reader,
     )
     first = article.version == 0
     article.version, article.content_hash, article.last_changed = version.version, digest, now

@@ -22,8 +22,10 @@ from monitor.errors import (
     FetchError,
     FetchStatusError,
 )
-from monitor.events import article_event, source_event
+from monitor.events import article_event, layout_event, source_event
 from monitor.http import Fetcher, Page
+from monitor.layout import relist
+from monitor.learned import LEARN_AFTER, agreed, decode, learn, wants_proposals, with_learned
 from monitor.lifecycle import Decision, decide
 from monitor.pages import (
     Observation,
@@ -32,6 +34,7 @@ from monitor.pages import (
     looks_like_challenge,
     normalise_url,
     older_links,
+    propose_listing,
 )
 from storage import ArticleState, EventRecord, SourceState, StorageError, Store
 
@@ -65,6 +68,9 @@ class SourceReport:
     waiting: int = 0
     """New articles left for the next checks (over the source's `max_new`)."""
     warnings: list[str] = field(default_factory=list)
+    proposals: list[dict[str, str]] = field(default_factory=list)
+    """Article selectors proposed by this check's generic readings, for a source that learns them."""
+    asked: int = 0
 
     def count(self, event_type: str) -> None:
         """Count one event of this type."""
@@ -114,6 +120,7 @@ class Pipeline:
             async with asyncio.timeout(deadline_s):
                 state = self._store.source_state(source.id) or SourceState(source.id, name=source.name, url=source.url)
                 state.name, state.url, state.last_attempt = source.name, source.url, self._clock()
+                source = with_learned(source, decode(state.selectors))
                 if next_due is not None:
                     state.next_due = next_due
                 await self._cycle(source, state, report, revisit_all, backfill)
@@ -147,6 +154,8 @@ class Pipeline:
         to_fetch = await self._merge_listing(source, state, known, listed, report)
         to_fetch += self._due(source, known, set(to_fetch), revisit_all, now)
         await asyncio.gather(*(self._check_article(source, known[url], report) for url in to_fetch))
+        if learned := agreed(report.proposals):
+            state.selectors = learn(state.selectors, "article", dict(learned))
         self._source_succeeded(source, state, page, links, report)
 
     async def _older_pages(
@@ -186,13 +195,25 @@ class Pipeline:
         if page.not_modified or (body_hash == state.body_hash and state.baseline_done):
             return None
         try:
-            links = await _read_links(page, source)
+            links = await self._selected_links(source, state, page)
+            if source.listing.links is None:
+                found = propose_listing(page.body, page.content_type, page.final_url, source, links)
+                if found is not None and found.precision == found.recall == 1.0:
+                    state.selectors = learn(state.selectors, "listing", {"links": found.selector})
         except ExtractError as exc:
             if looks_like_challenge(page.body, page.content_type):
                 raise BlockedError(
                     "listing is a JS/cookie challenge page", source_id=source.id, url=source.url, status=page.status
                 ) from exc
-            raise
+            links = self._relisted(source, state, page, exc, report)
+        if len(links) > source.max_links:
+            self._warn(report, f"listing has over {source.max_links} links; the first {source.max_links} are read")
+            links = links[: source.max_links]
+        state.body_hash = body_hash
+        return links
+
+    async def _selected_links(self, source: Source, state: SourceState, page: Page) -> list[str]:
+        links = await _read_links(page, source)
         floor = state.link_count * source.listing.min_links_ratio
         if state.link_count >= 5 and len(links) < floor:
             raise ExtractError(
@@ -201,15 +222,42 @@ class Pipeline:
                 url=source.url,
                 field="listing.links",
             )
-        if len(links) > source.max_links:
-            self._warn(report, f"listing has over {source.max_links} links; the first {source.max_links} are read")
-            links = links[: source.max_links]
-        state.body_hash = body_hash
         return links
 
     def _warn(self, report: SourceReport, message: str) -> None:
         report.warnings.append(message)
         logger.warning("source %s: %s", report.source_id, message)
+
+    def _relisted(
+        self, source: Source, state: SourceState, page: Page, exc: ExtractError, report: SourceReport
+    ) -> list[str]:
+        """Return the generic finder's links when a listing selector failed on what is still the listing (monitor.
+        layout), storing one `source.layout_changed` per new proposal; else raise `exc`: the source fails."""
+        if source.listing.links is None or not state.baseline_done:
+            raise exc
+
+        def is_known(url: str) -> bool:
+            article = self._store.find_article(url)
+            return article is not None and article.source_id == source.id
+
+        found = relist(source, page, state.link_count, is_known)
+        if found is None:
+            raise exc
+        if "listing.links" in source.learned:  # a learned selector is replaced by the one that works now
+            state.selectors = learn(state.selectors, "listing", found.proposed["listing"])
+        last = None
+        for event in self._store.events(type="source.layout_changed", source_id=source.id):
+            last = event.payload().get("data", {}).get("proposed")
+        if last != found.proposed:
+            now = self._clock()
+            event = layout_event(source, exc.reason, found.proposed, len(found.links), found.known, now)
+            with self._store.transaction():
+                self._enqueue(event, source.id)
+            report.count(event.type)
+        logger.warning(
+            "source %s: %s; read the listing generically (%d links)", source.id, exc.reason, len(found.links)
+        )
+        return found.links
 
     async def _merge_listing(
         self,
@@ -302,7 +350,11 @@ class Pipeline:
         return [a.url for a in due[:DEFAULT_REVISIT_BATCH]]
 
     async def _check_article(self, source: Source, article: ArticleState, report: SourceReport) -> None:
-        observation = await self._observe(source, article)
+        propose = wants_proposals(source) and report.asked < LEARN_AFTER + 2
+        report.asked += propose
+        observation = await self._observe(source, article, propose)
+        if observation.proposed is not None:
+            report.proposals.append(observation.proposed)
         report.fetched += 1
         if observation.kind == "not_modified":
             report.not_modified += 1
@@ -313,7 +365,7 @@ class Pipeline:
                 report.first_failure = reason if article.url in reason else f"{reason} at {article.url}"
         self._apply(source, article, observation, report)
 
-    async def _observe(self, source: Source, article: ArticleState) -> Observation:
+    async def _observe(self, source: Source, article: ArticleState, propose: bool = False) -> Observation:
         conditional = article.status == "live" and article.version > 0
         try:
             page = await self._fetcher.fetch(
@@ -332,7 +384,10 @@ class Pipeline:
             return Observation("not_modified", etag=article.etag, last_modified=article.last_modified)
         if _redirected_away(source, article, page):
             return Observation("missing", error=f"error page at {page.final_url}")
-        return await self._readers.read(source, page)
+        # Learned selectors reproduce the generic reading, so any article may fall back to it; configured ones only
+        # new articles (a known one re-read by another reader could look edited).
+        fallback = article.version == 0 or any(key.startswith("article.") for key in source.learned)
+        return await self._readers.read(source, page, fallback=fallback, propose=propose)
 
     def _apply(self, source: Source, article: ArticleState, observation: Observation, report: SourceReport) -> None:
         now = self._clock()

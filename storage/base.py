@@ -42,6 +42,8 @@ class SourceState:
     last_error: str | None = None
     last_outcome: str | None = None
     next_due: datetime | None = None
+    selectors: str | None = None
+    """Selectors learned from the generic readers (JSON: {"listing": {...}, "article": {...}}), or None."""
 
 
 @dataclass(slots=True)
@@ -83,6 +85,9 @@ class VersionRecord:
     raw_zlib: bytes | None = None
     """The page's HTML compressed with storage.compress_raw, exactly as stored; zlib.decompress gives the HTML."""
     same_as: int | None = None
+    reader: str | None = None
+    """How it was read: "selectors", "generic" (no selectors for it), "fallback" (its selectors failed on the page,
+    read generically); None for a version stored before this was recorded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import psycopg
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError, StoreBusyError
 from storage.lease import missing_lease_columns
 from storage.reads import ReadingStore, like_pattern
+from storage.sql import ADDED_COLUMNS
 from storage.sqlite import SCHEMA_VERSION, schema_script
 
 __all__ = ["PostgresStore", "open_postgres"]
@@ -153,6 +154,8 @@ def open_postgres(url: str) -> PostgresStore:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise SchemaError(f"database schema version {row[0]} is not {SCHEMA_VERSION}")
+            for table, column, kind in ADDED_COLUMNS:  # schema 1's later columns, added to an older database
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
             _ensure_search(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(707070)")

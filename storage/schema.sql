@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS sources (
     last_success TEXT,
     last_error TEXT,
     last_outcome TEXT,
-    next_due TEXT
+    next_due TEXT,
+    selectors TEXT
 );
 CREATE TABLE IF NOT EXISTS articles (
     id {serial},
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS versions (
     content_hash TEXT NOT NULL,
     raw {blob},
     same_as INTEGER,
+    reader TEXT,
     PRIMARY KEY (article_id, version)
 );
 CREATE TABLE IF NOT EXISTS events (

@@ -16,7 +16,7 @@ from storage.base import ArticleState, DeliveryRecord, EventRecord, SourceState,
 from storage.errors import StorageError
 from storage.lease import LeaseMixin
 
-__all__ = ["SqlStore", "from_db_time", "to_db_time"]
+__all__ = ["ADDED_COLUMNS", "SqlStore", "from_db_time", "to_db_time"]
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # zlib level 1 compresses a ministry page in half the time of level 6, for a blob ~12% larger.
@@ -26,9 +26,12 @@ IN_CHUNK = 500  # values per `IN (...)`: SQLite allows 32,766 parameters a query
 _SOURCE_COLUMNS = tuple(
     (
         "source_id name url etag last_modified body_hash baseline_done link_count consecutive_failures failing "
-        "last_attempt last_success last_error last_outcome next_due"
+        "last_attempt last_success last_error last_outcome next_due selectors"
     ).split()
 )
+ADDED_COLUMNS = (("sources", "selectors", "TEXT"), ("versions", "reader", "TEXT"))
+"""Columns added to schema 1 after it shipped: created by schema.sql in a new database, added to an older one on
+open (idempotent: only when missing)."""
 _ARTICLE_COLUMNS = tuple(
     (
         "id source_id url doc_id status on_listing baseline first_seen last_seen last_changed version content_hash "
@@ -88,9 +91,12 @@ class SqlStore(LeaseMixin):
 
     placeholder = "?"
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, *, missing: frozenset[str] = frozenset()) -> None:
         self._conn = connection
         self._depth = 0
+        # A database opened read-only before ADDED_COLUMNS were added (an older schema 1) is read without them.
+        self._source_columns = tuple(c for c in _SOURCE_COLUMNS if f"sources.{c}" not in missing)
+        self._reader = "NULL" if "versions.reader" in missing else "reader"
 
     # plumbing
     def translate_errors(self) -> AbstractContextManager[None]:
@@ -159,13 +165,15 @@ class SqlStore(LeaseMixin):
     # sources
     def source_state(self, source_id: str) -> SourceState | None:
         """Return the remembered state of a source, or None before its first poll."""
-        rows = self._rows(f"SELECT {', '.join(_SOURCE_COLUMNS)} FROM sources WHERE source_id = ?", (source_id,))
-        return _record(SourceState, _SOURCE_COLUMNS, rows[0]) if rows else None
+        columns = self._source_columns
+        rows = self._rows(f"SELECT {', '.join(columns)} FROM sources WHERE source_id = ?", (source_id,))
+        return _record(SourceState, columns, rows[0]) if rows else None
 
     def source_states(self) -> list[SourceState]:
         """Return every source's state."""
-        rows = self._rows(f"SELECT {', '.join(_SOURCE_COLUMNS)} FROM sources ORDER BY source_id")
-        return [_record(SourceState, _SOURCE_COLUMNS, row) for row in rows]
+        columns = self._source_columns
+        rows = self._rows(f"SELECT {', '.join(columns)} FROM sources ORDER BY source_id")
+        return [_record(SourceState, columns, row) for row in rows]
 
     def save_source_state(self, state: SourceState) -> None:
         """Insert or replace a source's state."""
@@ -239,7 +247,7 @@ class SqlStore(LeaseMixin):
         """Append a version to an article's history; its HTML arrives, and is stored, zlib-compressed."""
         self._execute(
             "INSERT INTO versions (article_id, version, fetched_at, title, published, body_text, content_hash, raw,"
-            " same_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " same_as, reader) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article_id,
                 version.version,
@@ -250,14 +258,15 @@ class SqlStore(LeaseMixin):
                 version.content_hash,
                 version.raw_zlib,
                 version.same_as,
+                version.reader,
             ),
         )
 
     def versions(self, article_id: int) -> list[VersionRecord]:
         """Return an article's versions, oldest first, without raw HTML."""
         rows = self._rows(
-            "SELECT version, fetched_at, title, published, body_text, content_hash, same_as FROM versions"
-            " WHERE article_id = ? ORDER BY version",
+            f"SELECT version, fetched_at, title, published, body_text, content_hash, same_as, {self._reader}"
+            " FROM versions WHERE article_id = ? ORDER BY version",
             (article_id,),
         )
         return [_version(row, None) for row in rows]
@@ -265,11 +274,11 @@ class SqlStore(LeaseMixin):
     def version(self, article_id: int, number: int) -> VersionRecord | None:
         """Return one version (with its compressed HTML, `raw_zlib`), or None."""
         rows = self._rows(
-            "SELECT version, fetched_at, title, published, body_text, content_hash, same_as, raw FROM versions"
-            " WHERE article_id = ? AND version = ?",
+            f"SELECT version, fetched_at, title, published, body_text, content_hash, same_as, {self._reader}, raw"
+            " FROM versions WHERE article_id = ? AND version = ?",
             (article_id, number),
         )
-        return _version(rows[0][:7], rows[0][7]) if rows else None
+        return _version(rows[0][:8], rows[0][8]) if rows else None
 
     def version_hashes(self, article_id: int) -> dict[str, int]:
         """Return each content hash the article has had, mapped to the first version that had it."""
@@ -283,7 +292,8 @@ class SqlStore(LeaseMixin):
         columns = ", ".join(f"a.{c}" for c in _ARTICLE_COLUMNS)
         where = "a.version > 0" + (" AND a.source_id = ?" if source_id else "")
         rows = self._rows(
-            f"SELECT {columns}, v.version, v.fetched_at, v.title, v.published, v.body_text, v.content_hash, v.same_as"
+            f"SELECT {columns}, v.version, v.fetched_at, v.title, v.published, v.body_text, v.content_hash, v.same_as,"
+            f" {'NULL' if self._reader == 'NULL' else 'v.reader'}"
             " FROM articles a JOIN versions v ON v.article_id = a.id AND v.version = a.version"
             f" WHERE {where} ORDER BY a.source_id, a.first_seen, a.id",
             (source_id,) if source_id else (),
@@ -433,6 +443,7 @@ def _version(row: tuple[Any, ...], raw: bytes | None) -> VersionRecord:
         content_hash=row[5],
         same_as=row[6],
         raw_zlib=bytes(raw) if raw is not None else None,
+        reader=row[7],
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
 from storage.lease import missing_lease_columns
 from storage.reads import ReadingStore, like_pattern
+from storage.sql import ADDED_COLUMNS
 from storage.writer import WriterLock
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "open_sqlite"]
@@ -31,8 +32,10 @@ class SqliteStore(ReadingStore):
 
     placeholder = "?"
 
-    def __init__(self, connection: sqlite3.Connection, path: str = ":memory:") -> None:
-        super().__init__(connection)
+    def __init__(
+        self, connection: sqlite3.Connection, path: str = ":memory:", *, missing: frozenset[str] = frozenset()
+    ) -> None:
+        super().__init__(connection, missing=missing)
         self._writer = WriterLock(path) if path != ":memory:" else None
 
     def claim_writer(self, wait_s: float) -> None:
@@ -124,10 +127,22 @@ def open_sqlite(path: str, read_only: bool = False) -> SqliteStore:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
         for statement in missing_lease_columns(columns):
             conn.execute(statement)
+        _add_columns(conn)
         _check_version(conn)
     with store.transaction(), store.translate_errors():
         _ensure_search(conn)
     return store
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns schema 1 gained after it shipped to an older database (idempotent)."""
+    for table, column, kind in ADDED_COLUMNS:
+        if column not in _columns(conn, table):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _open_read_only(path: str) -> SqliteStore:
@@ -139,7 +154,6 @@ def _open_read_only(path: str) -> SqliteStore:
         conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
     except sqlite3.Error as exc:
         raise StorageUnavailableError(f"cannot open {path}: {exc}") from exc
-    store = SqliteStore(conn)
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.Error as exc:
@@ -148,7 +162,8 @@ def _open_read_only(path: str) -> SqliteStore:
     if row is None or row[0] != SCHEMA_VERSION:
         conn.close()
         raise SchemaError(f"database schema version {row and row[0]} is not {SCHEMA_VERSION}; upgrade ministry-monitor")
-    return store
+    missing = {f"{t}.{c}" for t, c, _kind in ADDED_COLUMNS if c not in _columns(conn, t)}
+    return SqliteStore(conn, missing=frozenset(missing))
 
 
 def _ensure_search(conn: sqlite3.Connection) -> None:

@@ -8,6 +8,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -125,8 +126,8 @@ def test_raw_html_is_stored_and_read_back_as_the_zlib_bytes_on_disk(store_url: s
     older = zlib.compress(html, 6)
     _execute_directly(
         store_url,
-        "INSERT INTO versions SELECT article_id, 1, fetched_at, title, published, body_text, content_hash, ?, same_as"
-        " FROM versions",
+        "INSERT INTO versions SELECT article_id, 1, fetched_at, title, published, body_text, content_hash, ?, same_as,"
+        " reader FROM versions",
         (older,),
     )
     with closing(open_store(store_url)) as store:
@@ -302,3 +303,26 @@ def test_articles_are_found_by_document_id_in_every_source(store: Store) -> None
         (second, "other", "https://example.org/zh/t1.shtml"),
     ]
     assert store.find_articles_by_doc_id("t9") == []
+
+
+def test_learned_selectors_round_trip_and_an_older_database_gains_the_column(store_url: str) -> None:
+    with closing(open_store(store_url)) as first:
+        first.save_source_state(SourceState("src", name="Name", url="https://example.org/"))
+        article_id = first.save_article(_article())
+        first.add_version(article_id, replace(_version(1), reader="fallback"))
+        assert first.version(article_id, 1) == replace(_version(1), reader="fallback")
+        assert [v.reader for v in first.versions(article_id)] == ["fallback"]
+    # A database written before `selectors` and `reader` were added to schema 1: the columns are dropped again.
+    _execute_directly(store_url, "ALTER TABLE sources DROP COLUMN selectors")
+    _execute_directly(store_url, "ALTER TABLE versions DROP COLUMN reader")
+    if store_url.startswith("sqlite"):
+        with closing(open_store(store_url, read_only=True)) as reader:  # read-only: read without the columns
+            assert reader.source_state("src") == SourceState("src", name="Name", url="https://example.org/")
+            assert [v.reader for v in reader.versions(article_id)] == [None]
+    with closing(open_store(store_url)) as store:  # opening adds the column
+        state = store.source_state("src")
+        assert state is not None and state.selectors is None
+        state.selectors = '{"listing": {"links": "ul.news li a"}}'
+        store.save_source_state(state)
+    with closing(open_store(store_url)) as store:  # ... once: opening again finds it there
+        assert store.source_state("src") == state

@@ -14,6 +14,7 @@ __all__ = ["COMMANDS", "Command", "load_command"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate_cli", "check a config file: exit 2 on anything `run` or `check` would refuse"),
+    "add": ("add_cli", "show what a news listing holds and the selectors that read it, then add it to the config"),
     "check": ("check", "poll sources once, store what is new, deliver pending webhooks"),
     "export": ("views", "write every article's latest version as JSON lines or CSV"),
     "events": ("views", "write stored events as JSON lines, oldest first"),

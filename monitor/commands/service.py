@@ -22,6 +22,7 @@ from monitor.app import utc_now
 from monitor.commands._common import Command, add_config_argument, fmt_time, load, opened_store
 from monitor.config import Config
 from monitor.errors import MonitorError
+from monitor.learned import selector_origins
 from monitor.redact import printable
 from monitor.service import (
     DEFAULT_FLEET_HEARTBEAT_S,
@@ -200,8 +201,13 @@ def status_rows(config: Config) -> list[dict[str, Any]]:
         states = {state.source_id: state for state in store.source_states()}
         ids = [source.id for source in config.sources] + sorted(states.keys() - {s.id for s in config.sources})
         articles = {source_id: list(store.articles(source_id).values()) for source_id in ids}
-    configured = {source.id for source in config.sources}
-    return [_row(sid, states.get(sid), articles[sid], sid in configured) for sid in ids]
+    configured = {source.id: source for source in config.sources}
+    rows = [_row(sid, states.get(sid), articles[sid], sid in configured) for sid in ids]
+    for row in rows:
+        source = configured.get(row["source"])
+        state = states.get(row["source"])
+        row["selectors"] = selector_origins(source, state.selectors if state else None) if source else None
+    return rows
 
 
 def _article_failures(articles: list[ArticleState]) -> tuple[int, str | None]:

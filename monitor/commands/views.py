@@ -133,7 +133,8 @@ def _history(args: argparse.Namespace) -> int:
     print(printable(head))
     previous: VersionRecord | None = None
     for version in versions:
-        print(printable(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}"))
+        how = " (read generically: its selectors failed on the page)" if version.reader == "fallback" else ""
+        print(printable(f"  v{version.version}  {fmt_time(version.fetched_at)}  {_summary(previous, version)}{how}"))
         previous = version
     return 0
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import tomli  # tomllib's compiled twin: parses a 1,000-source watch-list ~3x fa
 from monitor.config.child import call_in_child
 from monitor.config.lint import config_warnings
 from monitor.config.tables import TableReader, parse_duration
+from monitor.config.templates import template_keys, templates_for, with_template
 from monitor.config.types import (
     DATE_SOURCES,
     DEFAULT_CHECK_DELIVERY_TIMEOUT,
@@ -125,7 +127,7 @@ def _load(name: str, environ: Mapping[str, str], secrets: bool = True) -> Config
 def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, str], secrets: bool = True) -> Config:
     """Turn a decoded TOML document into a Config (`secrets`: see load_config)."""
     reader = TableReader(data, path=path, source_id=None, prefix="")
-    reader.only({"monitor", "sources", "webhooks", "notifications"})
+    reader.only({"monitor", "sources", "webhooks", "notifications", "templates"})
     top = reader.table("monitor")
     top.only(_MONITOR_KEYS)
     http = HttpSettings(
@@ -141,7 +143,8 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         request_deadline=top.duration("request_deadline", DEFAULT_REQUEST_DEADLINE, positive=True),
         poll_deadline=top.duration("poll_deadline", DEFAULT_POLL_DEADLINE, positive=True),
     )
-    sources = tuple(_parse_source(item, http) for item in reader.tables("sources"))
+    templates = templates_for(data.get("templates"), path)
+    sources = tuple(_templated_source(item, templates, http) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
     webhooks = tuple(_parse_endpoint(item, environ, secrets) for item in reader.tables("webhooks"))
     notifications = tuple(_parse_notification(item, environ, secrets) for item in reader.tables("notifications"))
@@ -243,10 +246,20 @@ _SOURCE_KEYS = {
     "language",
     "listing",
     "article",
+    "template",
 }
 _ARTICLE_KEYS = {"title", "body", "date", "date_from", "remove", "ignore", "ignore_text", "error_markers"}
 _WEBHOOK_KEYS = {"id", "url", "secret", "events", "sources", "timeout", "format", "max_age"}
 _NOTIFICATION_KEYS = {"id", "urls", "events", "sources", "timeout", "max_age"}
+
+
+def _templated_source(reader: TableReader, templates: Mapping[str, Mapping[str, Any]], http: HttpSettings) -> Source:
+    data = with_template(reader.data, templates, reader.path)
+    if data is reader.data:
+        return _parse_source(reader, http)
+    templated = TableReader(data, path=reader.path, source_id=reader.source_id, prefix="", share=reader.share)
+    source = _parse_source(templated, http)
+    return replace(source, from_template=template_keys(reader.data, templates))
 
 
 def _check_unique(ids: list[str], *, path: str, what: str) -> None:
@@ -288,6 +301,7 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         language=reader.optional_string("language"),
         max_links=reader.integer("max_links", DEFAULT_MAX_LINKS, minimum=1),
         max_new=reader.integer("max_new", DEFAULT_MAX_NEW, minimum=1),
+        template=reader.optional_string("template"),
     )
 
 

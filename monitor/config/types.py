@@ -90,6 +90,7 @@ EVENT_TYPES = frozenset(
         "article.restored",
         "source.failing",
         "source.recovered",
+        "source.layout_changed",
     }
 )
 WEBHOOK_FORMATS = frozenset({"standard", "slack", "discord"})
@@ -196,6 +197,12 @@ class Source:
     """The pages' language tag (e.g. "de", "en-US"): says whether 01/02/2022 is 1 February; else the page's lang."""
     max_links: int = DEFAULT_MAX_LINKS
     max_new: int = DEFAULT_MAX_NEW
+    template: str | None = None
+    """The site template (monitor/config/templates.toml or the config's [templates]) its keys were filled from."""
+    from_template: frozenset[str] = frozenset()
+    """The selector keys ("listing.links", "article.title", ...) the template gave, not the source's own table."""
+    learned: frozenset[str] = frozenset()
+    """The selector keys read with selectors learned from the generic readers (monitor.learned), not configured."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -53,6 +53,7 @@ HEADLINES = {
     "article.restored": "Article restored",
     "source.failing": "Source failing",
     "source.recovered": "Source recovered",
+    "source.layout_changed": "Source layout changed",
 }
 
 
@@ -196,6 +197,8 @@ def chat_text(payload: dict[str, Any]) -> str:
         return f"{headline} — {source}: {failures} failed checks in a row" + (f" ({reason})" if reason else "")
     if kind == "source.recovered":
         return f"{headline} — {source} after {failures} failed checks"
+    if kind == "source.layout_changed":
+        return f"{headline} — {source}: {_field(data, 'reason')}; now read with {json.dumps(data.get('proposed'))}"
     return f"{headline} — {source}".strip(" —")
 
 

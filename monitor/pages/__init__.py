@@ -27,6 +27,15 @@ from monitor.pages.linkfinder import LinkCandidate, find_article_links
 from monitor.pages.mainblock import MainText, find_main_text
 from monitor.pages.observation import Observation
 from monitor.pages.pagination import REL_NEXT, next_page_url, older_links
+from monitor.pages.propose import (
+    ListingProposal,
+    Sample,
+    page_title,
+    propose_article,
+    propose_listing,
+    verified_selectors,
+    with_article_selectors,
+)
 from monitor.pages.readers import IDLE_S, START_AFTER, PageReaders, default_processes, read_article
 from monitor.pages.workers import PIPE_BYTES, Worker, WorkerLost
 
@@ -34,12 +43,14 @@ __all__ = [
     "Extracted",
     "IDLE_S",
     "LinkCandidate",
+    "ListingProposal",
     "ListingLink",
     "MainText",
     "Observation",
     "PIPE_BYTES",
     "PageReaders",
     "REL_NEXT",
+    "Sample",
     "START_AFTER",
     "Worker",
     "WorkerLost",
@@ -64,6 +75,11 @@ __all__ = [
     "not_html",
     "older_links",
     "page_language",
+    "page_title",
+    "propose_article",
+    "propose_listing",
     "publication_date",
     "read_article",
+    "verified_selectors",
+    "with_article_selectors",
 ]

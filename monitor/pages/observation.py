@@ -22,3 +22,8 @@ class Observation:
     """The page's HTML compressed with storage.compress_raw, as the store keeps it (done off the event loop)."""
     content_hash: str | None = None
     """content.content_hash of `extracted`, when the caller already computed it (off the event loop)."""
+    reader: str | None = None
+    """How the content was read: "selectors" (the source's), "generic" (it has none), or "fallback" (they failed on
+    this page, so it was read generically); stored with the version."""
+    proposed: dict[str, str] | None = None
+    """Selectors that reproduce this generic reading (monitor.pages.propose), when the caller asked to learn them."""

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import os
 
-from monitor.config import Source
+from monitor.config import DEFAULT_DATE_FROM_PAGE, Source
 from monitor.content import content_hash
 from monitor.errors import DecodeError, ExtractError
 from monitor.http import Page
-from monitor.pages.extract import extract_article, is_error_page
+from monitor.pages.extract import Extracted, extract_article, is_error_page
 from monitor.pages.observation import Observation
+from monitor.pages.propose import Sample, propose_article
 from monitor.pages.workers import Worker, WorkerLost
 from storage import compress_raw
 
@@ -57,15 +59,28 @@ def default_processes() -> int:
     return 0 if cores < 2 else min(MAX_AUTO_PROCESSES, cores)
 
 
-def read_article(source: Source, page: Page) -> Observation:
+def read_article(source: Source, page: Page, fallback: bool = False, propose: bool = False) -> Observation:
     """Return what a fetched article page says: the site's error page, unreadable, or its content.
 
+    With `fallback` (a new article), a page the source's article selectors fail on is read generically, as a
+    url-only source would read it (`Observation.reader` says so); a known article never is, so that a redesign
+    cannot re-version it merely because another reader read it. With `propose`, a generic reading comes with the
+    selectors that reproduce it (`Observation.proposed`), for the source to learn.
     Pure: runs in a worker process (or inline); its arguments and result cross the process boundary pickled.
     """
+    reader = "selectors" if _has_selectors(source) else "generic"
     try:
         if is_error_page(page.body, page.content_type, page.final_url, source):
             return Observation("missing", error=f"error page at {page.final_url}")
-        extracted = extract_article(page.body, page.content_type, page.final_url, source)
+        try:
+            extracted = extract_article(page.body, page.content_type, page.final_url, source)
+        except ExtractError:
+            if not fallback or reader == "generic":
+                raise
+            extracted, reader = (
+                extract_article(page.body, page.content_type, page.final_url, _generic(source)),
+                "fallback",
+            )
     except (ExtractError, DecodeError) as exc:
         return Observation("failed", error=str(exc))
     return Observation(
@@ -75,7 +90,26 @@ def read_article(source: Source, page: Page) -> Observation:
         page.last_modified,
         raw_zlib=compress_raw(page.body),
         content_hash=content_hash(extracted.title, extracted.published, extracted.text),
+        reader=reader,
+        proposed=_proposed(source, page, extracted) if propose and reader != "selectors" else None,
     )
+
+
+def _proposed(source: Source, page: Page, extracted: Extracted) -> dict[str, str] | None:
+    try:
+        return propose_article(Sample(page.body, page.content_type, page.final_url, extracted), source)
+    except (ExtractError, DecodeError):
+        return None
+
+
+def _has_selectors(source: Source) -> bool:
+    article = source.article
+    return article.title is not None or article.body is not None or article.date is not None
+
+
+def _generic(source: Source) -> Source:
+    article = dataclasses.replace(source.article, title=None, body=None, date=None, date_from=DEFAULT_DATE_FROM_PAGE)
+    return dataclasses.replace(source, article=article)
 
 
 class PageReaders:
@@ -116,8 +150,8 @@ class PageReaders:
         """Return the process ids of the running workers."""
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
-    async def read(self, source: Source, page: Page) -> Observation:
-        """Return read_article(source, page), computed in a worker process when there are any."""
+    async def read(self, source: Source, page: Page, fallback: bool = False, propose: bool = False) -> Observation:
+        """Return read_article(source, page, fallback, propose), computed in a worker process when there are any."""
         now = asyncio.get_running_loop().time()
         if now - self._last_read >= self._idle_s:
             self._burst = 0
@@ -127,15 +161,15 @@ class PageReaders:
         if worker is None:
             self.read_here += 1
             if len(page.body) > THREAD_READ_BYTES:  # a long page is parsed in a thread: the loop serves the others
-                return await asyncio.to_thread(read_article, source, page)
-            return read_article(source, page)
+                return await asyncio.to_thread(read_article, source, page, fallback, propose)
+            return read_article(source, page, fallback, propose)
         try:
-            observation: Observation = await worker.call(source, page)
+            observation: Observation = await worker.call(source, page, fallback, propose)
         except WorkerLost:
             if not self._closed:
                 logger.warning("page readers: a worker process died; reading %s here and starting another", page.url)
             self.read_here += 1
-            return read_article(source, page)
+            return read_article(source, page, fallback, propose)
         finally:
             self._wake(1)
         self.read_by_workers += 1

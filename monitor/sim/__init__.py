@@ -13,6 +13,7 @@ from monitor.sim.pagegen import (
     en_listing,
     inject_into_body,
     listing_path,
+    mission_article,
     replace_once,
     zh_listing,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "inject_into_body",
     "listing_path",
     "load_fixture_site",
+    "mission_article",
     "packaged_pages",
     "replace_once",
     "run_demo",

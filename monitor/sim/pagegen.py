@@ -5,6 +5,7 @@ The saved pages themselves are never edited; variants are made in code from thei
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,12 +17,21 @@ __all__ = [
     "en_listing",
     "inject_into_body",
     "listing_path",
+    "mission_article",
     "replace_once",
     "zh_listing",
 ]
 
 _EN_UL = re.compile(rb'(<div class="newsLst_mod">\s*<ul>)(.*?)(</ul>)', re.S)
 _ZH_UL = re.compile(rb'(<div class="rebox_news">\s*<ul>)(.*?)(</ul>)', re.S)
+_EN_PARTS = {
+    "title": re.compile(rb"(<title>)(.*?)(</title>)", re.S),
+    "crumbs": re.compile(rb'(<div class="urhere">)(.*?)(</div>)', re.S),
+    "headline": re.compile(rb'(<h2 class="title">)(.*?)(</h2>)', re.S),
+    "date": re.compile(rb'(<div class="date" id="News_Body_Time">)()(</div>)', re.S),
+    "body": re.compile(rb'(<div class="content">)(.*?)(</div>)', re.S),
+    "friend": re.compile(rb"(>)(Suggest to a friend)(<)"),
+}
 
 
 def en_listing(template: bytes, entries: list[tuple[str, str]]) -> bytes:
@@ -42,6 +52,31 @@ def zh_listing(template: bytes, entries: list[tuple[str, str, str]]) -> bytes:
     if count != 1:
         raise ValueError("ZH listing template changed: no .rebox_news ul")
     return result
+
+
+def mission_article(template: bytes, title: str, paragraphs: list[str], day: str) -> bytes:
+    """Return a Chinese mission's "Home > News & Events" article built from a real fmprc English article page.
+
+    The missions' 2020 sites used the MFA's English templates: breadcrumb "Home > News & Events", the title, the
+    date in #News_Body_Time (filled as fmprc's Chinese pages fill it, `2020-08-19`), the body paragraphs and the
+    "<Suggest To A Friend>" footer. No HTML page of a mission was saved; this is the closest saved template.
+    """
+    body = "".join(f'<P style="FONT-SIZE: 14px; FONT-FAMILY: arial">{html.escape(p)}</P>\n' for p in paragraphs)
+    values = {
+        "title": html.escape(title),
+        "crumbs": '<a href="../../">Home</a>&nbsp;>&nbsp;<a href="./">News &amp; Events</a>',
+        "headline": html.escape(title),
+        "date": day,
+        "body": body,
+        "friend": "&lt;Suggest To A Friend&gt;",
+    }
+    page = template
+    for part, pattern in _EN_PARTS.items():
+        match = pattern.search(page)
+        if match is None:
+            raise ValueError(f"EN article template changed: no {part}")
+        page = page[: match.start(2)] + values[part].encode() + page[match.end(2) :]
+    return page
 
 
 def replace_once(body: bytes, old: str, new: str) -> bytes:

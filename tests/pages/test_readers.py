@@ -284,10 +284,10 @@ class _PatientReaders(PageReaders):
         self.processes = processes
         instances.append(self)
 
-    async def read(self, source: Source, page: Page) -> Observation:
+    async def read(self, source: Source, page: Page, fallback: bool = False, propose: bool = False) -> Observation:
         if self.processes and self.read_here + self.read_by_workers:
             await until_running(self)
-        return await super().read(source, page)
+        return await super().read(source, page, fallback, propose)
 
 
 instances: list[_PatientReaders] = []

@@ -50,14 +50,16 @@ def site() -> Iterator[Site]:
         yield Site(4, server, sim)
 
 
-def fleet_config(tmp_path: Path, site: Site, pg_url: str, *, host_delay: str, extra: str = "") -> Path:
+def fleet_config(
+    tmp_path: Path, site: Site, pg_url: str, *, host_delay: str, extra: str = "", host_concurrency: int = 1
+) -> Path:
     sources = [(f"s{i}", f"Listing {i}", site.base + path) for i, path in enumerate(site.newsroom.listing_paths())]
     path = write_sources_config(
         tmp_path / "fleet.toml",
         sources,
         tmp_path / "unused.db",
         template=MFA_EN_PRESS,
-        monitor={"host_delay": host_delay, "timeout": "5s"},
+        monitor={"host_delay": host_delay, "timeout": "5s", "host_concurrency": host_concurrency},
         source={"interval": "1s"},
         extra=extra,
     )
@@ -105,7 +107,8 @@ def test_three_members_share_the_polls_and_a_killed_one_loses_and_doubles_nothin
 ) -> None:
     with Receiver() as receiver:
         hook = f'[[webhooks]]\nid = "ops"\nurl = "{receiver.url}"\nevents = ["article.published"]\n'
-        config = fleet_config(tmp_path, site, pg_url, host_delay="0s", extra=hook)
+        # Four slots on the one simulated host: four batches at a time, spread over the members.
+        config = fleet_config(tmp_path, site, pg_url, host_delay="0s", extra=hook, host_concurrency=4)
         with member(config) as first, member(config) as second, member(config) as third:
             wait_until(lambda: polled_every_source(pg_url, 4), 30, "the baseline of every source")
             for n in range(12):
