@@ -7,10 +7,9 @@ mid-check loses at most the article in flight and never leaves an event without 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -22,23 +21,21 @@ from monitor.errors import (
     FetchError,
     FetchStatusError,
 )
-from monitor.events import article_event, layout_event, source_event
+from monitor.events import article_event, source_event
 from monitor.http import Fetcher, Page
-from monitor.layout import relist
 from monitor.learned import LEARN_AFTER, agreed, decode, learn, wants_proposals, with_learned
 from monitor.lifecycle import Decision, decide
+from monitor.listing import ListingReader
 from monitor.pages import (
     Observation,
     PageReaders,
-    extract_links,
-    looks_like_challenge,
     normalise_url,
     older_links,
-    propose_listing,
 )
+from monitor.report import SourceReport
 from storage import ArticleState, EventRecord, SourceState, StorageError, Store
 
-__all__ = ["Pipeline", "SourceReport"]
+__all__ = ["Pipeline", "SourceReport"]  # SourceReport lives in monitor.report; importers may take it from here
 
 logger = logging.getLogger(__name__)
 
@@ -46,35 +43,6 @@ MISSING_STATUSES = frozenset({404, 410})
 DEFAULT_REVISIT_BATCH = 10
 JUMP_FACTOR = 10  # a listing this many times its usual size (and `max_new` links more) is not trusted as news
 MERGE_BATCH = 1000
-THREAD_PARSE_BYTES = 256 * 1024  # larger listings are read in a thread, so the loop keeps serving other sources
-
-
-@dataclass(slots=True)
-class SourceReport:
-    """What one check of one source found."""
-
-    source_id: str
-    outcome: str = "ok"
-    links: int = 0
-    new: int = 0
-    fetched: int = 0
-    not_modified: int = 0
-    failed: int = 0
-    events: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
-    listing_status: int | None = None
-    first_failure: str | None = None
-    """Why the first article fetch of this check that failed did, naming its URL."""
-    waiting: int = 0
-    """New articles left for the next checks (over the source's `max_new`)."""
-    warnings: list[str] = field(default_factory=list)
-    proposals: list[dict[str, str]] = field(default_factory=list)
-    """Article selectors proposed by this check's generic readings, for a source that learns them."""
-    asked: int = 0
-
-    def count(self, event_type: str) -> None:
-        """Count one event of this type."""
-        self.events[event_type] = self.events.get(event_type, 0) + 1
 
 
 class Pipeline:
@@ -94,6 +62,7 @@ class Pipeline:
         self._fetcher = fetcher
         self._clock = clock
         self._readers = PageReaders(0) if readers is None else readers
+        self._listings = ListingReader(store, clock, self._enqueue)
 
     async def check_source(
         self,
@@ -142,7 +111,7 @@ class Pipeline:
         page = await self._fetcher.fetch(
             source, source.url, kind="listing", etag=state.etag, last_modified=state.last_modified
         )
-        links = await self._listing_links(source, state, page, report)
+        links = await self._listings.links(source, state, page, report)
         older = await self._older_pages(source, state, page, links, backfill)
         report.listing_status = page.status
         # Past this point the listing's body is not needed: drop it, so that thousands of sources waiting for
@@ -183,82 +152,6 @@ class Pipeline:
             return self._store.articles(source.id)
         return self._store.articles_for_check(source.id, now, links)
 
-    async def _listing_links(
-        self, source: Source, state: SourceState, page: Page, report: SourceReport
-    ) -> list[str] | None:
-        """Return the listing's article URLs (at most `max_links`), or None when the listing is unchanged."""
-        if page.redirected_off_site:
-            raise ExtractError(
-                "listing redirects to another site", source_id=source.id, url=page.final_url, field="url"
-            )
-        body_hash = hashlib.sha256(page.body).hexdigest() if not page.not_modified else state.body_hash
-        if page.not_modified or (body_hash == state.body_hash and state.baseline_done):
-            return None
-        try:
-            links = await self._selected_links(source, state, page)
-            if source.listing.links is None:
-                found = propose_listing(page.body, page.content_type, page.final_url, source, links)
-                if found is not None and found.precision == found.recall == 1.0:
-                    state.selectors = learn(state.selectors, "listing", {"links": found.selector})
-        except ExtractError as exc:
-            if looks_like_challenge(page.body, page.content_type):
-                raise BlockedError(
-                    "listing is a JS/cookie challenge page", source_id=source.id, url=source.url, status=page.status
-                ) from exc
-            links = self._relisted(source, state, page, exc, report)
-        if len(links) > source.max_links:
-            self._warn(report, f"listing has over {source.max_links} links; the first {source.max_links} are read")
-            links = links[: source.max_links]
-        state.body_hash = body_hash
-        return links
-
-    async def _selected_links(self, source: Source, state: SourceState, page: Page) -> list[str]:
-        links = await _read_links(page, source)
-        floor = state.link_count * source.listing.min_links_ratio
-        if state.link_count >= 5 and len(links) < floor:
-            raise ExtractError(
-                f"listing has {len(links)} links, far fewer than the {state.link_count} last time (layout change?)",
-                source_id=source.id,
-                url=source.url,
-                field="listing.links",
-            )
-        return links
-
-    def _warn(self, report: SourceReport, message: str) -> None:
-        report.warnings.append(message)
-        logger.warning("source %s: %s", report.source_id, message)
-
-    def _relisted(
-        self, source: Source, state: SourceState, page: Page, exc: ExtractError, report: SourceReport
-    ) -> list[str]:
-        """Return the generic finder's links when a listing selector failed on what is still the listing (monitor.
-        layout), storing one `source.layout_changed` per new proposal; else raise `exc`: the source fails."""
-        if source.listing.links is None or not state.baseline_done:
-            raise exc
-
-        def is_known(url: str) -> bool:
-            article = self._store.find_article(url)
-            return article is not None and article.source_id == source.id
-
-        found = relist(source, page, state.link_count, is_known)
-        if found is None:
-            raise exc
-        if "listing.links" in source.learned:  # a learned selector is replaced by the one that works now
-            state.selectors = learn(state.selectors, "listing", found.proposed["listing"])
-        last = None
-        for event in self._store.events(type="source.layout_changed", source_id=source.id):
-            last = event.payload().get("data", {}).get("proposed")
-        if last != found.proposed:
-            now = self._clock()
-            event = layout_event(source, exc.reason, found.proposed, len(found.links), found.known, now)
-            with self._store.transaction():
-                self._enqueue(event, source.id)
-            report.count(event.type)
-        logger.warning(
-            "source %s: %s; read the listing generically (%d links)", source.id, exc.reason, len(found.links)
-        )
-        return found.links
-
     async def _merge_listing(
         self,
         source: Source,
@@ -288,7 +181,7 @@ class Pipeline:
             self._delist(known, set(links))
         report.new = len(fresh)
         if report.waiting:
-            self._warn(report, f"{report.waiting} new articles wait for the next checks (max_new {source.max_new})")
+            report.warn(f"{report.waiting} new articles wait for the next checks (max_new {source.max_new})")
         return fresh[: source.max_new]
 
     def _merge_batch(
@@ -329,8 +222,7 @@ class Pipeline:
         unknown = sum(1 for url in links if url not in known)
         if unknown <= max(state.link_count * JUMP_FACTOR, state.link_count + source.max_new):
             return False
-        self._warn(
-            report,
+        report.warn(
             f"listing jumped from {state.link_count} to {len(links)} links: its {unknown} new links are recorded"
             " without article.published events",
         )
@@ -473,15 +365,6 @@ class Pipeline:
             if links is not None:
                 state.link_count, state.baseline_done = len(links), True
             self._store.save_source_state(state)
-
-
-async def _read_links(page: Page, source: Source) -> list[str]:
-    """Return up to `max_links` + 1 links (one more tells the listing is over the cap)."""
-    args = (page.body, page.content_type, page.final_url, source, source.max_links + 1)
-    found = (
-        await asyncio.to_thread(extract_links, *args) if len(page.body) > THREAD_PARSE_BYTES else extract_links(*args)
-    )
-    return [link.url for link in found]
 
 
 def _failure_outcome(exc: Exception) -> str:

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from storage.base import ArticleSummary, EventRecord, SearchHit, VersionRecord
-from storage.sql import SqlStore, _event, from_db_time
+from storage.rows import _event, from_db_time
+from storage.sql import SqlStore
 
 __all__ = ["ReadingStore", "like_pattern", "search_terms", "snippet"]
 

@@ -33,7 +33,7 @@ from monitor.service.metrics import CONTENT_TYPE, Metrics, poll_outcome
 from monitor.service.reload import compare_configs
 from monitor.service.schedule import Schedule, check_schedules, first_run
 from monitor.service.scheduler import Scheduling, SourceScheduler
-from monitor.web import StoreReader, WebServer, build_app, check_bind, start_web_server
+from monitor.web import check_bind, serve_beside
 from storage import SourceState, StorageError, describe_url
 
 __all__ = [
@@ -374,33 +374,20 @@ async def open_daemon(config: Config, options: DaemonOptions, force: asyncio.Eve
         # Services of two configs on one database would poll and deliver for each other: refused (StoreBusyError).
         app.store.claim_service(os.path.realpath(config.path))
         daemon = Daemon(app, metrics, options)
-        web = await _start_web(daemon, options)
-        try:
-            daemon.start()
-            yield daemon
-        finally:
-            await daemon.stop(force)
-            if web is not None:
-                await web[0].close()
-                await web[1].close()
-
-
-async def _start_web(daemon: Daemon, options: DaemonOptions) -> tuple[WebServer, StoreReader] | None:
-    """Serve the web view with the daemon's probes on `--http`, reading through a connection of its own."""
-    if options.http is None:
-        return None
-    probes = {"/healthz": daemon.alive, "/readyz": daemon.ready, "/metrics": daemon.metrics_page}
-    reader = StoreReader(daemon.config.database)
-    app = build_app(daemon.config, reader, probes=probes, clock=daemon.clock, current_config=lambda: daemon.config)
-    try:
-        server = await start_web_server(*options.http, app)
-    except BaseException:
-        await reader.close()
-        raise
-    host, port = server.address
-    shown = f"[{host}]" if ":" in host else host
-    logger.info("listening on http://%s:%d (web view, feeds, /healthz /readyz /metrics)", shown, port)
-    return server, reader
+        async with contextlib.AsyncExitStack() as web:
+            if options.http is not None:
+                probes = {"/healthz": daemon.alive, "/readyz": daemon.ready, "/metrics": daemon.metrics_page}
+                server = await web.enter_async_context(
+                    serve_beside(config, options.http, probes, daemon.clock, lambda: daemon.config)
+                )
+                host, port = server.address
+                shown = f"[{host}]" if ":" in host else host
+                logger.info("listening on http://%s:%d (web view, feeds, /healthz /readyz /metrics)", shown, port)
+            try:
+                daemon.start()
+                yield daemon
+            finally:
+                await daemon.stop(force)
 
 
 class _Signals:

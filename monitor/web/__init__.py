@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from monitor.web.app import Probe, build_app
 from monitor.web.auth import check_bind, is_loopback
+from monitor.web.embed import serve_beside
 from monitor.web.reader import StoreReader
 from monitor.web.server import WebServer, start_web_server
 
-__all__ = ["Probe", "StoreReader", "WebServer", "build_app", "check_bind", "is_loopback", "start_web_server"]
+__all__ = [
+    "Probe",
+    "StoreReader",
+    "WebServer",
+    "build_app",
+    "check_bind",
+    "is_loopback",
+    "serve_beside",
+    "start_web_server",
+]

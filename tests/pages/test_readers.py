@@ -63,7 +63,8 @@ async def read_remotely(readers: PageReaders, source: Source, body: bytes) -> Ob
     await until_running(readers)
     pids = set(readers.pids)
     observation = await readers.read(source, page(body))
-    assert set(readers.pids) == pids, "a worker was lost"
+    # None lost; under load the second of two workers may still have been starting when the first answered.
+    assert pids <= set(readers.pids), "a worker was lost"
     return observation
 
 
