@@ -193,6 +193,16 @@ class Source:
     """The pages' language tag (e.g. "de", "en-US"): says whether 01/02/2022 is 1 February; else the page's lang."""
     max_links: int = DEFAULT_MAX_LINKS
     max_new: int = DEFAULT_MAX_NEW
+    headers: tuple[tuple[str, Secret], ...] = ()
+    """Extra request headers (e.g. Accept-Language, a cookie the site requires); values never shown."""
+    user_agent: str | None = None
+    """This source's User-Agent; None means [monitor] user_agent."""
+    timeout: timedelta | None = None
+    """This source's connect/read timeout; None means [monitor] timeout."""
+    proxy: Secret | None = None
+    """This source's proxy URL (credentials inside it are secret); None means [monitor] proxy, then the environment."""
+    tls_verify: bool = True
+    """False accepts any certificate from this source's site (logged as a warning at every start)."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -236,6 +246,10 @@ class HttpSettings:
     """Connect to last byte of one request (each retry has its own)."""
     poll_deadline: timedelta = DEFAULT_POLL_DEADLINE
     """One whole poll of one source: listing, articles, store writes."""
+    ca_bundle: str | None = None
+    """Extra trusted CA certificates (a PEM file or a hashed folder), e.g. a private or national CA's."""
+    proxy: Secret | None = None
+    """The proxy for every source (unless NO_PROXY names the host); None means HTTPS_PROXY/HTTP_PROXY/ALL_PROXY."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
