@@ -42,9 +42,7 @@ def no_proxy(host: str, exempt: str) -> bool:
     """Return whether NO_PROXY's comma list `exempt` names `host`: `*`, the host, a parent domain, or an IP network."""
     host = host.strip("[]").lower()
     for entry in (item.strip().lower() for item in exempt.split(",")):
-        name = (
-            entry.strip("[]") if entry.startswith("[") else entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
-        )
+        name = _without_port(entry)
         if entry == "*" or host == name.lstrip(".") or (name and host.endswith("." + name.lstrip("."))):
             return True
         if "/" in name and _in_network(host, name):

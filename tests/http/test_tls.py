@@ -6,39 +6,21 @@ only in this test; the real `monitor check` reads it (through monitor's own tran
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
-from conftest import FIXTURES, RunCli, write_config
-from sitekit import EN_DIR, EN_LIST, en_listing
-
-from monitor.sim import SimServer, SimSite, load_fixture_site
+from conftest import RunCli, write_config
+from sitekit import EN_DIR
+from tlskit import TlsMinistry, tls_ministry_in
 
 SOURCE = "mfa-en-press"
 
 
-class TlsMinistry:
-    def __init__(self, site: SimSite, server: SimServer, ca_file: Path) -> None:
-        self.site = site
-        self.base = server.base_url()
-        self.ca_file = ca_file
-
-
 @pytest.fixture
 def tls_ministry(tmp_path: Path) -> Iterator[TlsMinistry]:
-    ca = trustme.CA(organization_name="Test National Root CA")
-    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(server_context)
-    ca_file = tmp_path / "national-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    site = SimSite()
-    rows = load_fixture_site(site, FIXTURES)
-    site.put(EN_DIR, en_listing(rows[EN_LIST].body(), [("./t1793427.shtml", "a")]))
-    with SimServer(site, tls=server_context) as server:
-        yield TlsMinistry(site, server, ca_file)
+    with tls_ministry_in(tmp_path) as ministry:
+        yield ministry
 
 
 def check(run_cli: RunCli, path: Path) -> tuple[int, str, str]:
