@@ -21,7 +21,7 @@ from monitor.config import HttpSettings, Source
 from monitor.http.transport import Http11Transport
 from monitor.redact import redact_url
 
-__all__ = ["Transports", "environment_proxies", "no_proxy", "tls_context"]
+__all__ = ["KEEPALIVE_EXPIRY_S", "Transports", "environment_proxies", "no_proxy", "tls_context"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Transports(httpx.AsyncBaseTransport):
         self._env = environment_proxies(os.environ if environ is None else environ)
         self._proxy = http.proxy.reveal() if http.proxy is not None and http.proxy.is_set else None
         self._contexts: dict[bool, ssl.SSLContext] = {}
-        self._direct: dict[bool, Http11Transport] = {}
+        self._direct: dict[bool, httpx.AsyncBaseTransport] = {}
         self._proxied: dict[tuple[str, bool], httpx.AsyncHTTPTransport] = {}
         for source in sources:
             if not source.tls_verify:
@@ -111,22 +111,30 @@ class Transports(httpx.AsyncBaseTransport):
         if proxy is None:
             direct = self._direct.get(verify)
             if direct is None:
-                direct = self._direct[verify] = Http11Transport(
-                    ssl_context=self._context(verify),
-                    keepalive_expiry=KEEPALIVE_EXPIRY_S,
-                    max_idle_per_origin=self._http.concurrency,
-                )
+                direct = self._direct[verify] = self.make_direct(verify)
             return direct
         proxied = self._proxied.get((proxy, verify))
         if proxied is None:
             logger.info("requests to %s go through the proxy %s", url.host, redact_url(proxy))
             limits = httpx.Limits(max_keepalive_connections=self._http.concurrency, keepalive_expiry=KEEPALIVE_EXPIRY_S)
             proxied = self._proxied[(proxy, verify)] = httpx.AsyncHTTPTransport(
-                verify=self._context(verify), proxy=proxy, trust_env=False, limits=limits
+                verify=self.context(verify), proxy=proxy, trust_env=False, limits=limits
             )
         return proxied
 
-    def _context(self, verify: bool) -> ssl.SSLContext:
+    @property
+    def concurrency(self) -> int:
+        """Idle keep-alive connections each pool keeps per origin (requests in flight are capped by the Fetcher)."""
+        return self._http.concurrency
+
+    def make_direct(self, verify: bool) -> httpx.AsyncBaseTransport:
+        """Return a new transport for direct connections: monitor's own (the transport race in bench swaps it)."""
+        return Http11Transport(
+            ssl_context=self.context(verify), keepalive_expiry=KEEPALIVE_EXPIRY_S, max_idle_per_origin=self.concurrency
+        )
+
+    def context(self, verify: bool) -> ssl.SSLContext:
+        """Return the run's TLS context, verifying (the default roots plus ca_bundle) or not."""
         context = self._contexts.get(verify)
         if context is None:  # loading the CA bundle takes ~25 ms: once per run
             context = self._contexts[verify] = tls_context(self._http.ca_bundle, verify=verify)
