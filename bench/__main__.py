@@ -1,4 +1,4 @@
-"""`python -m bench [warm change import extract extraction charset growth rss latency fleet hostile]`: run them.
+"""`python -m bench [warm change import extract extraction charset growth rss latency fleet hostile transport]`.
 
 Every measured program runs as its own child process against a loopback simulator served from another process;
 results go to bench/results/<time>.json and the Markdown summary to stdout.
@@ -28,6 +28,7 @@ from bench.monitor_runner import use_checkout
 from bench.options import Options
 from bench.report import render
 from bench.service import run_latency, run_rss
+from bench.transports import run_transports
 from bench.zeroconfig import run_extraction
 
 BENCHMARKS = (
@@ -42,6 +43,7 @@ BENCHMARKS = (
     "latency",
     "fleet",
     "hostile",
+    "transport",
 )
 CYCLES = {"import", "warm", "change"}
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -54,6 +56,7 @@ SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
     "latency": run_latency,
     "fleet": run_fleet,
     "hostile": run_hostile,
+    "transport": run_transports,
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.transports import render_transports
+
 __all__ = ["render"]
 
 
@@ -251,6 +253,7 @@ def render(results: dict[str, Any]) -> str:
         ("latency", _latency),
         ("fleet", _fleet),
         ("hostile", _hostile),
+        ("transport", render_transports),
     ):
         if name in results and "error" in results[name]:
             lines += [f"### {name}", "", f"FAILED: {results[name]['error']}", ""]

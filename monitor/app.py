@@ -60,7 +60,7 @@ async def open_app(
     processes = default_processes() if config.read_workers is None else config.read_workers
     readers = PageReaders(processes)
     try:
-        transport = build_transport(config.http)
+        transport = build_transport(config.http, config.sources)
         async with build_client(config.http, transport) as client:  # closing the client closes the transport
             fetcher = Fetcher(transport, config.http, observer=observer)
             pipeline = Pipeline(config, store, fetcher, clock, readers)

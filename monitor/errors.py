@@ -6,6 +6,7 @@ MonitorError
 ├── FetchError(source_id, url)                 a page could not be fetched
 │   ├── FetchTimeoutError
 │   │   └── FetchDeadlineError                 no whole answer within the request or poll deadline
+│   ├── FetchTLSError                          an untrusted certificate or failed TLS handshake (not retried)
 │   ├── FetchStatusError(status)               non-2xx/304 answer (404, 5xx, 429 ...)
 │   ├── FetchTooLargeError                     body over the size cap (decoded, every content-coding layer)
 │   ├── FetchProtocolError                     an answer breaking HTTP or a bound on it (codings, headers, 1xx)
@@ -28,6 +29,7 @@ __all__ = [
     "FetchError",
     "FetchProtocolError",
     "FetchStatusError",
+    "FetchTLSError",
     "FetchTimeoutError",
     "FetchTooLargeError",
     "MonitorError",
@@ -79,6 +81,10 @@ class FetchDeadlineError(FetchTimeoutError):
 
 class FetchProtocolError(FetchError):
     """The server's answer broke HTTP or one of our bounds on it (content-codings, header count, 1xx answers)."""
+
+
+class FetchTLSError(FetchError):
+    """The TLS handshake failed: the site's certificate is not trusted, or the two sides share no protocol."""
 
 
 class FetchStatusError(FetchError):

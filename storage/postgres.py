@@ -88,6 +88,8 @@ class PostgresStore(ReadingStore):
         with self.translate_errors():
             self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (SERVICE_LOCKS, key))
             others = self._conn.execute(
+                # Advisory locks are per database, but pg_locks shows the whole cluster's: another database's
+                # service (another deployment, or another test's database) is none of ours.
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objsubid = 2"
                 " AND objid <> (%s::bigint & 4294967295)::oid AND granted"
                 " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",

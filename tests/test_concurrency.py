@@ -5,12 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
-from conftest import ROOT
+from conftest import PG_ADMIN, ROOT
 from daemonkit import DaemonProcess, wait_until
 from receiver import Receiver, Reply
 from test_hostile import hostile_config
@@ -152,3 +155,30 @@ def test_two_services_of_different_configs_on_one_postgresql_database_are_refuse
     assert second.returncode == again.returncode == 1
     assert err.startswith("monitor: a monitor service with another config already uses this database")
     assert err.count("\n") == 1 and "Traceback" not in err + again_err
+
+
+@pytest.fixture
+def other_pg_url() -> Iterator[str]:
+    """A second fresh database in the same PostgreSQL cluster (another deployment's)."""
+    name = f"mm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_services_of_different_configs_on_two_databases_of_one_cluster_both_run(
+    tmp_path: Path, pg_url: str, other_pg_url: str
+) -> None:
+    with hostile_server([Behaviour("site", healthy())]) as server:
+        source = source_toml("site", server["site"].base + "/news/", interval='"10s"')
+        first_config = hostile_config(tmp_path, source, database=f'"{pg_url}"')
+        second_config = first_config.with_name("other.toml")
+        second_config.write_text(first_config.read_text().replace(pg_url, other_pg_url))
+        with DaemonProcess(first_config) as first, DaemonProcess(second_config) as second:
+            first.wait_for_log("poll site", timeout_s=30)
+            second.wait_for_log("poll site", timeout_s=30)  # not refused: the first service's lock is another DB's
+            assert first.process.poll() is None and second.process.poll() is None

@@ -18,6 +18,7 @@ import tomli  # tomllib's compiled twin: parses a 1,000-source watch-list ~3x fa
 
 from monitor.config.child import call_in_child
 from monitor.config.lint import config_warnings
+from monitor.config.request import parse_ca_bundle, parse_headers, parse_proxy, parse_user_agent
 from monitor.config.tables import TableReader, parse_duration
 from monitor.config.templates import template_keys, templates_for, with_template
 from monitor.config.types import (
@@ -131,7 +132,7 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
     top = reader.table("monitor")
     top.only(_MONITOR_KEYS)
     http = HttpSettings(
-        user_agent=top.string("user_agent", DEFAULT_USER_AGENT),
+        user_agent=parse_user_agent(top) or DEFAULT_USER_AGENT,
         timeout=top.duration("timeout", DEFAULT_TIMEOUT, positive=True),
         max_body_bytes=top.integer("max_body_bytes", DEFAULT_MAX_BODY_BYTES, minimum=1024),
         max_redirects=top.integer("max_redirects", DEFAULT_MAX_REDIRECTS, minimum=0),
@@ -142,9 +143,11 @@ def parse_config(data: Mapping[str, Any], *, path: str, environ: Mapping[str, st
         retry_backoff=top.duration("retry_backoff", DEFAULT_RETRY_BACKOFF),
         request_deadline=top.duration("request_deadline", DEFAULT_REQUEST_DEADLINE, positive=True),
         poll_deadline=top.duration("poll_deadline", DEFAULT_POLL_DEADLINE, positive=True),
+        ca_bundle=parse_ca_bundle(top, lambda text: relative_to_config(path, text)),
+        proxy=parse_proxy(top, environ, secrets),
     )
     templates = templates_for(data.get("templates"), path)
-    sources = tuple(_templated_source(item, templates, http) for item in reader.tables("sources"))
+    sources = tuple(_templated_source(item, templates, http, environ, secrets) for item in reader.tables("sources"))
     _check_unique([s.id for s in sources], path=path, what="source")
     webhooks = tuple(_parse_endpoint(item, environ, secrets) for item in reader.tables("webhooks"))
     notifications = tuple(_parse_notification(item, environ, secrets) for item in reader.tables("notifications"))
@@ -221,6 +224,8 @@ _MONITOR_KEYS = {
     "request_deadline",
     "poll_deadline",
     "http_token",
+    "ca_bundle",
+    "proxy",
 }
 MIN_HTTP_TOKEN_CHARS = 16
 _SOURCE_KEYS = {
@@ -247,18 +252,29 @@ _SOURCE_KEYS = {
     "listing",
     "article",
     "template",
+    "headers",
+    "user_agent",
+    "timeout",
+    "proxy",
+    "tls_verify",
 }
 _ARTICLE_KEYS = {"title", "body", "date", "date_from", "remove", "ignore", "ignore_text", "error_markers"}
 _WEBHOOK_KEYS = {"id", "url", "secret", "events", "sources", "timeout", "format", "max_age"}
 _NOTIFICATION_KEYS = {"id", "urls", "events", "sources", "timeout", "max_age"}
 
 
-def _templated_source(reader: TableReader, templates: Mapping[str, Mapping[str, Any]], http: HttpSettings) -> Source:
+def _templated_source(
+    reader: TableReader,
+    templates: Mapping[str, Mapping[str, Any]],
+    http: HttpSettings,
+    environ: Mapping[str, str],
+    secrets: bool,
+) -> Source:
     data = with_template(reader.data, templates, reader.path)
     if data is reader.data:
-        return _parse_source(reader, http)
+        return _parse_source(reader, http, environ, secrets)
     templated = TableReader(data, path=reader.path, source_id=reader.source_id, prefix="", share=reader.share)
-    source = _parse_source(templated, http)
+    source = _parse_source(templated, http, environ, secrets)
     return replace(source, from_template=template_keys(reader.data, templates))
 
 
@@ -270,7 +286,7 @@ def _check_unique(ids: list[str], *, path: str, what: str) -> None:
         seen.add(ident)
 
 
-def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
+def _parse_source(reader: TableReader, http: HttpSettings, environ: Mapping[str, str], secrets: bool) -> Source:
     reader.only(_SOURCE_KEYS)
     source_id = reader.slug("id")
     reader.source_id = source_id
@@ -302,6 +318,11 @@ def _parse_source(reader: TableReader, http: HttpSettings) -> Source:
         max_links=reader.integer("max_links", DEFAULT_MAX_LINKS, minimum=1),
         max_new=reader.integer("max_new", DEFAULT_MAX_NEW, minimum=1),
         template=reader.optional_string("template"),
+        headers=parse_headers(reader, environ, secrets),
+        user_agent=parse_user_agent(reader),
+        timeout=reader.duration("timeout", http.timeout, positive=True) if "timeout" in reader.data else None,
+        proxy=parse_proxy(reader, environ, secrets),
+        tls_verify=reader.boolean("tls_verify", True),
     )
 
 

@@ -203,6 +203,16 @@ class Source:
     """The selector keys ("listing.links", "article.title", ...) the template gave, not the source's own table."""
     learned: frozenset[str] = frozenset()
     """The selector keys read with selectors learned from the generic readers (monitor.learned), not configured."""
+    headers: tuple[tuple[str, Secret], ...] = ()
+    """Extra request headers (e.g. Accept-Language, a cookie the site requires); values never shown."""
+    user_agent: str | None = None
+    """This source's User-Agent; None means [monitor] user_agent."""
+    timeout: timedelta | None = None
+    """This source's connect/read timeout; None means [monitor] timeout."""
+    proxy: Secret | None = None
+    """This source's proxy URL (credentials inside it are secret); None means [monitor] proxy, then the environment."""
+    tls_verify: bool = True
+    """False accepts any certificate from this source's site (logged as a warning at every start)."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -250,6 +260,10 @@ class HttpSettings:
     """Connect to last byte of one request (each retry has its own)."""
     poll_deadline: timedelta = DEFAULT_POLL_DEADLINE
     """One whole poll of one source: listing, articles, store writes."""
+    ca_bundle: str | None = None
+    """Extra trusted CA certificates (a PEM file or a hashed folder), e.g. a private or national CA's."""
+    proxy: Secret | None = None
+    """The proxy for every source (unless NO_PROXY names the host); None means HTTPS_PROXY/HTTP_PROXY/ALL_PROXY."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -6,12 +6,14 @@ from monitor.http.decode import decode_html, sniff_charset
 from monitor.http.fetch import Fetcher, FetchObserver, Page, build_client, build_transport
 from monitor.http.origin import same_site
 from monitor.http.retry_after import parse_retry_after
+from monitor.http.routes import Transports
 from monitor.http.transport import Http11Transport
 
 __all__ = [
     "FetchObserver",
     "Fetcher",
     "Http11Transport",
+    "Transports",
     "Page",
     "build_client",
     "build_transport",

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -25,13 +27,14 @@ from monitor.errors import (
     FetchProtocolError,
     FetchStatusError,
     FetchTimeoutError,
+    FetchTLSError,
     FetchTooLargeError,
 )
 from monitor.http.bounded import BodyLimitError, LayeredDecoder
 from monitor.http.origin import same_site
 from monitor.http.retry_after import parse_retry_after
 from monitor.http.robots import ROBOTS_MAX_BYTES, RobotsCache
-from monitor.http.transport import Http11Transport
+from monitor.http.routes import Transports
 
 __all__ = ["FetchObserver", "Fetcher", "Page", "build_client", "build_transport"]
 
@@ -41,7 +44,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BLOCK_STATUSES = frozenset({403, 412, 521, 522, 523, 525})
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
-KEEPALIVE_EXPIRY_S = 5.0
 MAX_HEADERS = 100
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
@@ -68,14 +70,17 @@ class Page:
         return self.status == 304
 
 
-def build_transport(http: HttpSettings) -> Http11Transport:
-    """Return the one long-lived transport: keep-alive connections pooled per origin, one TLS context."""
+def build_transport(http: HttpSettings, sources: Sequence[Source] = ()) -> Transports:
+    """Return the run's transports: direct or proxied, keep-alive connections pooled per origin, shared TLS contexts.
+
+    Logs a warning for each source with `tls_verify = false`.
+    """
     # Requests in flight are capped by the Fetcher's semaphores (`concurrency`, `host_concurrency`), not by the
-    # pool, which only bounds the idle connections it keeps.
-    return Http11Transport(keepalive_expiry=KEEPALIVE_EXPIRY_S, max_idle_per_origin=http.concurrency)
+    # pools, which only bound the idle connections they keep.
+    return Transports(http, sources)
 
 
-def build_client(http: HttpSettings, transport: Http11Transport) -> httpx.AsyncClient:
+def build_client(http: HttpSettings, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
     """Return an httpx client on the shared transport (for webhooks): our User-Agent, no redirect following."""
     return httpx.AsyncClient(
         headers={"User-Agent": http.user_agent},
@@ -87,7 +92,11 @@ def build_client(http: HttpSettings, transport: Http11Transport) -> httpx.AsyncC
 
 
 def _timeout(http: HttpSettings) -> httpx.Timeout:
-    seconds = http.timeout.total_seconds()
+    return _timeout_of(http.timeout)
+
+
+def _timeout_of(timeout: timedelta) -> httpx.Timeout:
+    seconds = timeout.total_seconds()
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
@@ -110,6 +119,7 @@ class Fetcher:
         observer: FetchObserver | None = None,
     ) -> None:
         self._transport = transport
+        self._pick = transport.pick if isinstance(transport, Transports) else lambda _url, _source: transport
         self._headers = {"User-Agent": http.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
         self._extensions = {"timeout": _timeout(http).as_dict()}
         self._http = http
@@ -212,8 +222,10 @@ class Fetcher:
     ) -> tuple[int, httpx.Headers, bytes]:
         """Read the answer; past `cap` decoded bytes, fail (or, with `truncate`, keep the first `cap`)."""
         # The transport is called directly (httpx.AsyncClient's cookie jar, auth and hooks are not wanted here).
-        request = httpx.Request("GET", url, headers={**self._headers, **headers}, extensions=self._extensions)
-        response = await self._transport.handle_async_request(request)
+        request = httpx.Request(
+            "GET", url, headers={**self._source_headers(source), **headers}, extensions=self._source_extensions(source)
+        )
+        response = await self._pick(request.url, source).handle_async_request(request)
         try:
             if len(response.headers) > MAX_HEADERS:
                 message = f"{len(response.headers)} header fields (at most {MAX_HEADERS} accepted)"
@@ -237,6 +249,19 @@ class Fetcher:
             return response.status_code, response.headers, body
         finally:
             await response.aclose()
+
+    def _source_headers(self, source: Source) -> dict[str, str]:
+        if not source.headers and source.user_agent is None:
+            return self._headers
+        headers = {**self._headers, **{name: value.reveal() for name, value in source.headers}}
+        if source.user_agent is not None:
+            headers["User-Agent"] = source.user_agent
+        return headers
+
+    def _source_extensions(self, source: Source) -> dict[str, Any]:
+        if source.timeout is None:
+            return self._extensions
+        return {"timeout": _timeout_of(source.timeout).as_dict()}
 
     @asynccontextmanager
     async def _slot(self, host: str, source: Source) -> AsyncIterator[None]:
@@ -314,7 +339,30 @@ def _map_errors(source_id: str, url: str) -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise FetchTimeoutError(f"timed out ({type(exc).__name__})", source_id=source_id, url=url) from exc
+    except httpx.ConnectError as exc:
+        tls = _tls_cause(exc)
+        if tls is not None:
+            raise FetchTLSError(_tls_message(tls, url), source_id=source_id, url=url) from exc
+        raise FetchError(f"{type(exc).__name__}: {exc}", source_id=source_id, url=url) from exc
     except httpx.HTTPError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc}", source_id=source_id, url=url) from exc
     except httpx.InvalidURL as exc:
         raise FetchError(f"invalid URL: {exc}", source_id=source_id, url=url) from exc
+
+
+def _tls_cause(exc: BaseException) -> ssl.SSLError | None:
+    """Return the TLS error behind a connect error (both transports chain it as the cause), or None."""
+    seen: BaseException | None = exc
+    for _depth in range(5):
+        if seen is None or isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _tls_message(error: ssl.SSLError, url: str) -> str:
+    host = urlsplit(url).hostname or url
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or error.reason or "not trusted"
+        return f"TLS certificate of {host} refused: {reason} (a private CA belongs in [monitor] ca_bundle)"
+    return f"TLS handshake with {host} failed: {error.reason or error}"

@@ -34,6 +34,7 @@ MAX_INFORMATIONAL = 10  # an endless stream of `100 Continue` must not keep a re
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers of one answer (h11 refuses a longer head)
 TLS_SHUTDOWN_TIMEOUT_S = 1.0  # asyncio waits 30 s for a close_notify answer that some servers never send
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
+HAPPY_EYEBALLS_DELAY_S = 0.25  # RFC 8305's recommended connection attempt delay
 
 _Origin = tuple[bytes, str, int]
 
@@ -221,6 +222,10 @@ class Http11Transport(httpx.AsyncBaseTransport):
                     server_hostname=host if tls else None,
                     ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT_S if tls else None,
                     limit=READ_SIZE,
+                    # Happy Eyeballs (RFC 8305): a host whose IPv6 address is unreachable is tried on IPv4 after
+                    # 250 ms instead of after the connect timeout.
+                    happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
+                    interleave=1,
                 )
         return _Connection(reader, writer)
 

@@ -1,7 +1,8 @@
 """Serve a SimSite (monitor.sim.site) over HTTP/1.1 on loopback: one threaded listener per address.
 
 The request handler acts on "delay" and "reset" faults itself, sends what SimSite.plan_reply planned, and logs
-each request through SimSite.begin_request / end_request.
+each request through SimSite.begin_request / end_request. Given a server TLS context, it serves HTTPS instead (the
+handshake runs in the connection's own thread, so a client that refuses the certificate stalls nothing else).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -153,7 +155,10 @@ class _Listener(ThreadingHTTPServer):
     block_on_close = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], site: SimSite, stop_event: threading.Event) -> None:
+    def __init__(
+        self, address: tuple[str, int], site: SimSite, stop_event: threading.Event, tls: ssl.SSLContext | None = None
+    ) -> None:
+        self.tls = tls
         self.site = site
         self.stop_event = stop_event
         self.host = address[0]
@@ -165,6 +170,8 @@ class _Listener(ThreadingHTTPServer):
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)  # skip HTTPServer's getfqdn() reverse-DNS lookup
         self.server_name, self.server_port = self.host, self.server_address[1]
+        if self.tls is not None:  # accepted sockets do the handshake on their first read, in their own thread
+            self.socket = self.tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conn_lock:
@@ -204,9 +211,18 @@ class SimServer:
     """Serves a SimSite over HTTP/1.1 on one loopback listener per address in `hosts` (same port if possible)."""
 
     def __init__(
-        self, site: SimSite, hosts: Sequence[str] = ("127.0.0.1",), port: int = 0, *, public: bool = False
+        self,
+        site: SimSite,
+        hosts: Sequence[str] = ("127.0.0.1",),
+        port: int = 0,
+        *,
+        public: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        """`public=True` allows IPv4 addresses other than loopback ones (e.g. 0.0.0.0), for a person who asks."""
+        """`public=True` allows IPv4 addresses other than loopback ones (e.g. 0.0.0.0), for a person who asks.
+
+        `tls` (a server-side context holding the site's certificate) serves HTTPS.
+        """
         if not hosts:
             raise ValueError("hosts must name at least one loopback address")
         for h in hosts:
@@ -214,6 +230,7 @@ class SimServer:
             if not address.is_loopback and not (public and address.version == 4):
                 raise ValueError(f"SimServer binds to loopback addresses only, not {h!r}")
         self.site = site
+        self._tls = tls
         self._hosts = [str(h) for h in hosts]
         self._want_port = port
         self._stop_event = threading.Event()
@@ -239,11 +256,11 @@ class SimServer:
     def _bind(self, host: str) -> _Listener:
         port = self._want_port or (self.port if self._listeners else 0)
         try:
-            return _Listener((host, port), self.site, self._stop_event)
+            return _Listener((host, port), self.site, self._stop_event, self._tls)
         except OSError:
             if self._want_port or not self._listeners:
                 raise
-            return _Listener((host, 0), self.site, self._stop_event)
+            return _Listener((host, 0), self.site, self._stop_event, self._tls)
 
     def stop(self) -> None:
         """Stop accepting, drop open connections (incl. idle keep-alive ones) and join every thread."""
@@ -287,7 +304,7 @@ class SimServer:
     def base_url(self, host: str | None = None) -> str:
         """e.g. "http://127.0.0.2:PORT"; host defaults to the first address (127.0.0.1 unless hosts= says otherwise)."""
         h = host or self._hosts[0]
-        return f"http://{h}:{self.port_for(h)}"
+        return f"{'https' if self._tls else 'http'}://{h}:{self.port_for(h)}"
 
     def url(self, path: str, host: str | None = None) -> str:
         return self.base_url(host) + (path if path.startswith("/") else "/" + path)

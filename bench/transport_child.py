@@ -1,0 +1,45 @@
+"""`python -m bench.transport_child {own,httpx,aiohttp} check --config ...`: the monitor with another direct transport.
+
+The transport race (bench/transports.py) runs the real `monitor check` in this child, with the transport for direct
+connections swapped in before the CLI starts: monitor's own (unchanged), httpx's default (httpcore on anyio, with
+sniffio installed) or httpx-aiohttp's (aiohttp under httpx's interface). Nothing else differs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+
+from monitor.cli import main
+from monitor.http import routes
+
+__all__ = ["TRANSPORTS"]
+
+TRANSPORTS = ("own", "httpx", "aiohttp")
+
+
+def _limits(transports: routes.Transports) -> httpx.Limits:
+    return httpx.Limits(max_keepalive_connections=transports.concurrency, keepalive_expiry=routes.KEEPALIVE_EXPIRY_S)
+
+
+def _httpx(transports: routes.Transports, verify: bool) -> httpx.AsyncBaseTransport:
+    return httpx.AsyncHTTPTransport(verify=transports.context(verify), trust_env=False, limits=_limits(transports))
+
+
+def _aiohttp(transports: routes.Transports, verify: bool) -> httpx.AsyncBaseTransport:
+    from httpx_aiohttp import AiohttpTransport  # imported here: its import time is part of what it costs
+
+    return AiohttpTransport(verify=transports.context(verify), trust_env=False, limits=_limits(transports))
+
+
+def run(kind: str, argv: list[str]) -> int:
+    if kind not in TRANSPORTS:
+        raise SystemExit(f"unknown transport {kind!r}; use one of {TRANSPORTS}")
+    if kind != "own":
+        setattr(routes.Transports, "make_direct", _httpx if kind == "httpx" else _aiohttp)  # noqa: B010
+    return main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1], sys.argv[2:]))
