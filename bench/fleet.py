@@ -12,17 +12,14 @@ import os
 import signal
 import statistics
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-
-import psycopg
 
 from bench.daemon_runner import Daemon
 from bench.monitor_runner import Monitor
 from bench.options import Options
+from bench.pg import fresh_database
 from bench.simproc import SimProcess
 from bench.site import Layout
 
@@ -41,18 +38,6 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 def _log(message: str) -> None:
     print(f"bench: {message}", flush=True)
-
-
-@contextmanager
-def _database() -> Iterator[str]:
-    name = f"mm_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _postgres_cpu_s() -> float:
@@ -117,7 +102,7 @@ def _throughput(opts: Options, sim: SimProcess, layout: Layout) -> dict[str, Any
         _log("fleet: one-process SQLite service")
         results: dict[str, Any] = {"sqlite": _measure(sim, [daemon], postgres=False)}
     for count in (1, 2, 3):
-        with _database() as url:
+        with fresh_database() as url:
             fleet = Monitor(opts.workdir / f"fleet-pg-{count}", layout, sim.bases, source=source)
             _on_postgres(fleet, url)
             _log(f"fleet: first import into PostgreSQL, then {count} member(s)")
@@ -151,7 +136,7 @@ def _failover_once(sim: SimProcess, members: list[Daemon], layout: Layout, victi
 def _failover(opts: Options, sim: SimProcess, layout: Layout) -> dict[str, Any]:
     runs = 10 if not opts.quick else 3
     samples: list[float] = []
-    with _database() as url:
+    with fresh_database() as url:
         fleet = Monitor(
             opts.workdir / "fleet-failover", layout, sim.bases, source={"interval": f"{FAILOVER_INTERVAL_S}s"}
         )

@@ -15,21 +15,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from bench.measure import machine_info
+from bench.pg import fresh_database
 from bench.webstore import EDITED_URL, fill_store, load_texts
 from storage import SourceState, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SEARCHES = {
     "one article (mm042424)": "mm042424",
     "1% of articles (topic42x)": "topic42x",
@@ -52,14 +50,8 @@ def _database(backend: str, workdir: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{workdir}/web-bench.db"
         return
-    name = f"mm_bench_web_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database("mm_bench_web") as url:
+        yield url
 
 
 def _fill(url: str, articles: int, big: int, versions: int) -> float:

@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -124,9 +125,9 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
     return run
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL database of this test's own, dropped afterwards."""
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database of its own; yield its URL; drop it afterwards."""
     name = f"mm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
@@ -135,3 +136,10 @@ def pg_url() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database of this test's own, dropped afterwards."""
+    with fresh_pg_database() as url:
+        yield url

@@ -5,15 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
-from conftest import PG_ADMIN, ROOT
+from conftest import ROOT, fresh_pg_database
 from daemonkit import DaemonProcess, wait_until
 from receiver import Receiver, Reply
 from test_hostile import hostile_config
@@ -160,14 +158,8 @@ def test_two_services_of_different_configs_on_one_postgresql_database_are_refuse
 @pytest.fixture
 def other_pg_url() -> Iterator[str]:
     """A second fresh database in the same PostgreSQL cluster (another deployment's)."""
-    name = f"mm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_pg_database() as url:
+        yield url
 
 
 def test_services_of_different_configs_on_two_databases_of_one_cluster_both_run(
