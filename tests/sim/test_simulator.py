@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import http.client
 import threading
 import time
@@ -418,14 +419,17 @@ def fixture_rows(site: SimSite) -> dict[str, FixtureRow]:
     return load_fixture_site(site, FIXTURES)
 
 
-def test_fixture_files_are_the_shared_originals() -> None:
-    shared = Path("/work/shared/fixtures/real")
-    if not shared.is_dir():
-        pytest.skip("shared fixtures not present on this machine")
-    ours = sorted(p.relative_to(FIXTURES) for p in FIXTURES.rglob("*") if p.is_file())
-    theirs = sorted(p.relative_to(shared) for p in shared.rglob("*") if p.is_file())
-    assert ours == theirs
-    assert all((FIXTURES / p).read_bytes() == (shared / p).read_bytes() for p in ours)
+def test_fixture_files_are_the_saved_originals_byte_for_byte() -> None:
+    # SHA256SUMS was written from the original saved pages when they were copied in; variants are made in code.
+    sums = {}
+    for line in (FIXTURES / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, name = line.split(maxsplit=1)
+        sums[name.removeprefix("./")] = digest
+    listed = {row.split("\t", 1)[0] for row in (FIXTURES / "SOURCES.tsv").read_text(encoding="utf-8").splitlines()[1:]}
+    pages = {str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*") if p.is_file()} - {"SOURCES.tsv", "SHA256SUMS"}
+
+    assert pages == set(sums) == listed  # every page has its provenance row and its checksum, and no more
+    assert all(hashlib.sha256((FIXTURES / name).read_bytes()).hexdigest() == sums[name] for name in pages)
 
 
 def test_load_fixture_site_serves_fmprc_listing_at_both_paths(
