@@ -18,7 +18,7 @@ import tomli  # tomllib's compiled twin: parses a 1,000-source watch-list ~3x fa
 
 from monitor.config.child import call_in_child
 from monitor.config.lint import config_warnings
-from monitor.config.request import parse_ca_bundle, parse_headers, parse_proxy, parse_user_agent
+from monitor.config.request import expand_secret, parse_ca_bundle, parse_headers, parse_proxy, parse_user_agent
 from monitor.config.tables import TableReader, parse_duration
 from monitor.config.templates import template_keys, templates_for, with_template
 from monitor.config.types import (
@@ -193,7 +193,7 @@ def _http_token(top: TableReader, environ: Mapping[str, str], required: bool) ->
         return None
     if "${" not in text:
         top.fail("http_token", 'must come from the environment, like "${MONITOR_HTTP_TOKEN}"')
-    token = _expand_secret(top, text, "http_token", environ, required)  # read-only commands: serving needs it
+    token = expand_secret(top, "http_token", text, environ, required)  # read-only commands: serving needs it
     if token.is_set and len(token.reveal()) < MIN_HTTP_TOKEN_CHARS:
         top.fail("http_token", f"must be at least {MIN_HTTP_TOKEN_CHARS} characters long")
     return token
@@ -370,30 +370,26 @@ def _parse_secret(reader: TableReader, environ: Mapping[str, str], required: boo
     text = reader.optional_string("secret")
     if text is None:
         return None
-    secret = _expand_secret(reader, text, "secret", environ, required)
+    secret = expand_secret(reader, "secret", text, environ, required)
     if secret.is_set and not _valid_secret(secret.reveal()):
         reader.fail("secret", "a 'whsec_' secret must be followed by base64 (Standard Webhooks)")
     return secret
 
 
-def _expand_secret(reader: TableReader, text: str, key: str, environ: Mapping[str, str], required: bool) -> Secret:
-    """Return `text` with its ${VAR}s filled in, as a Secret; unset variables are an error only when `required`."""
-    try:
-        return Secret(reader.expand(text, key, environ))
-    except ConfigError as exc:
-        if required:
-            raise
-        return Secret.unset(exc)
+def _event_types(reader: TableReader) -> tuple[str, ...]:
+    """Return a channel's `events` filter, each a known event type."""
+    events = reader.strings("events", ())
+    for event in events:
+        if event not in EVENT_TYPES:
+            reader.fail("events", f"unknown event type {event!r}")
+    return events
 
 
 def _parse_endpoint(reader: TableReader, environ: Mapping[str, str], secrets: bool) -> Endpoint:
     endpoint_id = reader.slug("id")
     reader.source_id = f"webhook {endpoint_id}"
     reader.only(_WEBHOOK_KEYS)
-    events = reader.strings("events", ())
-    for event in events:
-        if event not in EVENT_TYPES:
-            reader.fail("events", f"unknown event type {event!r}")
+    events = _event_types(reader)
     secret = _parse_secret(reader, environ, secrets)
     fmt = reader.string("format", "standard")
     if fmt not in WEBHOOK_FORMATS:
@@ -415,10 +411,7 @@ def _parse_notification(reader: TableReader, environ: Mapping[str, str], secrets
     channel_id = reader.slug("id")
     reader.source_id = f"notification {channel_id}"
     reader.only(_NOTIFICATION_KEYS)
-    events = reader.strings("events", ())
-    for event in events:
-        if event not in EVENT_TYPES:
-            reader.fail("events", f"unknown event type {event!r}")
+    events = _event_types(reader)
     urls = reader.strings("urls", ())
     if not urls:
         reader.fail("urls", 'must list at least one Apprise URL, like "mailto://user:${SMTP_PASSWORD}@example.org"')
@@ -431,5 +424,5 @@ def _parse_notification(reader: TableReader, environ: Mapping[str, str], secrets
         timeout=reader.duration("timeout", DEFAULT_WEBHOOK_TIMEOUT, positive=True),
         format=NOTIFICATION_FORMAT,
         max_age=reader.duration("max_age", DEFAULT_DELIVERY_MAX_AGE, positive=True),
-        apprise_urls=tuple(_expand_secret(reader, url, f"urls[{i}]", environ, secrets) for i, url in enumerate(urls)),
+        apprise_urls=tuple(expand_secret(reader, f"urls[{i}]", url, environ, secrets) for i, url in enumerate(urls)),
     )

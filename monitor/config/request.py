@@ -19,6 +19,7 @@ from monitor.redact import redact_url
 __all__ = [
     "PROXY_SCHEMES",
     "RESERVED_HEADERS",
+    "expand_secret",
     "parse_ca_bundle",
     "parse_headers",
     "parse_proxy",
@@ -47,7 +48,9 @@ RESERVED_HEADERS = frozenset(
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
-def _secret(reader: TableReader, key: str, text: str, environ: Mapping[str, str], secrets: bool) -> Secret:
+def expand_secret(reader: TableReader, key: str, text: str, environ: Mapping[str, str], secrets: bool) -> Secret:
+    """Return `text` with its ${VAR}s filled in, as a Secret; an unset variable is an error only when `secrets`
+    (read-only commands parse without them)."""
     try:
         return Secret(reader.expand(text, key, environ))
     except ConfigError as exc:
@@ -72,7 +75,7 @@ def parse_headers(reader: TableReader, environ: Mapping[str, str], secrets: bool
             reader.fail(key, f"must be a string, not {type(value).__name__}")
         if any(char in value for char in "\r\n\0"):
             reader.fail(key, "must not contain a line break or NUL")
-        pairs.append((name, _secret(reader, key, value, environ, secrets)))
+        pairs.append((name, expand_secret(reader, key, value, environ, secrets)))
     return reader.share(tuple(pairs))
 
 
@@ -94,7 +97,7 @@ def parse_proxy(reader: TableReader, environ: Mapping[str, str], secrets: bool) 
         reader.fail("proxy", f"{redact_url(text)!r} is not a proxy URL like 'http://proxy.example:3128'")
     if "@" in rest.split("/")[0] and "${" not in rest.split("@")[0]:
         reader.fail("proxy", "put the proxy's user and password in the environment, as ${VAR}, not in the file")
-    return _secret(reader, "proxy", text, environ, secrets)
+    return expand_secret(reader, "proxy", text, environ, secrets)
 
 
 def parse_ca_bundle(reader: TableReader, resolve: Callable[[str], str]) -> str | None:

@@ -43,7 +43,6 @@ from storage import StorageError
 from storage.fleet import FleetStore, Member
 
 __all__ = [
-    "DEFAULT_HEARTBEAT_S",
     "TICK_S",
     "FleetOptions",
     "FleetScheduling",
@@ -57,7 +56,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TICK_S = 2
-DEFAULT_HEARTBEAT_S = 5.0
 DUE_PER_TICK = 5000
 DELIVER_TIMEOUT_S = 30.0
 QUEUE_TABLE = "procrastinate_jobs"
@@ -83,8 +81,8 @@ def stable_spread(source_id: str) -> float:
 class FleetOptions:
     """How often members report (a member silent for three heartbeats is taken as gone) and the stop bound."""
 
-    heartbeat_s: float = DEFAULT_HEARTBEAT_S
-    stop_timeout_s: float = 10.0
+    heartbeat_s: float
+    stop_timeout_s: float
 
 
 def _host_slot(source: Source) -> str:
