@@ -135,11 +135,13 @@ def write_watch_list(path: Path, sources: list[tuple[str, str, str]]) -> None:
 def image_config(image: str) -> tuple[list[str], list[str]]:
     """Return the image's command and health check test with the web view's port replaced by "{port}"."""
     config: dict[str, Any] = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", image))
-    command: list[str] = config["Cmd"]
-    test: list[str] = config["Healthcheck"]["Test"]
-    at = command.index("--http") + 1
-    if command[at] != f"0.0.0.0:{IMAGE_PORT}" or test[0] != "CMD" or f":{IMAGE_PORT}/readyz" not in test[-1]:
-        raise CheckError(f"the image's command or health check changed: {command} {test}")
+    command: list[str] = config.get("Cmd") or []
+    test: list[str] = (config.get("Healthcheck") or {}).get("Test") or [""]
+    at = command.index("--http") + 1 if "--http" in command else 0
+    if command[at:] == [] or command[at] != f"0.0.0.0:{IMAGE_PORT}":
+        raise CheckError(f"the image's command does not serve on 0.0.0.0:{IMAGE_PORT}: {command}")
+    if test[0] != "CMD" or f":{IMAGE_PORT}/readyz" not in test[-1]:
+        raise CheckError(f"the image's health check does not ask :{IMAGE_PORT}/readyz: {test}")
     command[at] = "0.0.0.0:{port}"
     return command, [*test[1:-1], test[-1].replace(f":{IMAGE_PORT}/", ":{port}/")]
 
@@ -256,8 +258,8 @@ def check_stop(run: Run) -> None:
     state = json.loads(docker("inspect", "--format", "{{json .State}}", run.name))
     if state["ExitCode"] != 0 or state["OOMKilled"] or took_s >= DOCKER_STOP_S:
         raise CheckError(f"`docker stop` took {took_s:.1f} s and the daemon exited {state['ExitCode']}")
-    last = _logs(run.name)[-1]
-    say("stop", f"`docker stop`: exit 0 in {took_s:.1f} s (Docker kills at {DOCKER_STOP_S:g} s); last log: {last}")
+    last = json.loads(_logs(run.name)[-1]).get("message")
+    say("stop", f"`docker stop`: exit 0 in {took_s:.1f} s (Docker kills at {DOCKER_STOP_S:g} s); last log: {last!r}")
 
 
 def check_volume(run: Run, sources: list[tuple[str, str, str]]) -> None:
