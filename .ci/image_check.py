@@ -98,12 +98,16 @@ def simulated_ministry(folder: Path) -> Iterator[list[tuple[str, str, str]]]:
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_read_lines, args=(process, lines), daemon=True).start()
     try:
-        wait_for("monitor simulate's ready line", 30.0, lambda: _ready(lines, process))
+        wait_for("monitor simulate's ready line", 30.0, lambda: _serving(lines, process))
         sources = tomllib.loads(config.read_text(encoding="utf-8"))["sources"]
         yield [(source["id"], source["name"], source["url"]) for source in sources]
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _read_lines(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
@@ -111,11 +115,11 @@ def _read_lines(process: subprocess.Popen[str], lines: queue.Queue[str]) -> None
         lines.put(line)
 
 
-def _ready(lines: queue.Queue[str], process: subprocess.Popen[str]) -> bool | None:
+def _serving(lines: queue.Queue[str], process: subprocess.Popen[str]) -> bool | None:
     if process.poll() is not None:
         raise CheckError(f"monitor simulate exited {process.returncode}")
     while not lines.empty():
-        if lines.get().startswith("script:"):  # its last line before it serves
+        if lines.get().startswith("script:"):  # the last line it prints once its config is written
             return True
     return None
 
@@ -137,8 +141,8 @@ def image_config(image: str) -> tuple[list[str], list[str]]:
     config: dict[str, Any] = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", image))
     command: list[str] = config.get("Cmd") or []
     test: list[str] = (config.get("Healthcheck") or {}).get("Test") or [""]
-    at = command.index("--http") + 1 if "--http" in command else 0
-    if command[at:] == [] or command[at] != f"0.0.0.0:{IMAGE_PORT}":
+    at = command.index("--http") + 1 if "--http" in command[:-1] else None
+    if at is None or command[at] != f"0.0.0.0:{IMAGE_PORT}":
         raise CheckError(f"the image's command does not serve on 0.0.0.0:{IMAGE_PORT}: {command}")
     if test[0] != "CMD" or f":{IMAGE_PORT}/readyz" not in test[-1]:
         raise CheckError(f"the image's health check does not ask :{IMAGE_PORT}/readyz: {test}")
@@ -178,7 +182,10 @@ def http_status(url: str, token: str | None = None) -> int:
 
 
 def check_user(run: Run) -> None:
-    pid = docker("inspect", "--format", "{{.State.Pid}}", run.name)
+    state = json.loads(docker("inspect", "--format", "{{json .State}}", run.name))
+    if not state["Running"]:
+        raise CheckError(f"the container is not running: it exited {state['ExitCode']}")
+    pid = state["Pid"]
     status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
     uids, gids = status["Uid"].split(), status["Gid"].split()
     args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -190,7 +197,7 @@ def check_user(run: Run) -> None:
 
 def check_ready(run: Run, started: float) -> None:
     base = f"http://127.0.0.1:{run.port}"
-    wait_for("/readyz answering 200", READY_WITHIN_S, lambda: http_status(f"{base}/readyz") == 200 or None)
+    wait_for("/readyz answering 200", READY_WITHIN_S, lambda: _ready(run, f"{base}/readyz"))
     ready_s = time.monotonic() - started
     metrics = http_status(f"{base}/metrics"), http_status(f"{base}/metrics", run.token)
     if metrics != (401, 200):
@@ -198,6 +205,15 @@ def check_ready(run: Run, started: float) -> None:
     say("ready", f"/readyz 200 {ready_s:.1f} s after `docker run`; /metrics 401 without the token, 200 with it")
     health = wait_for("Docker's health check passing", 30.0, lambda: _health(run.name, "healthy"))
     say("health", f"Docker's health check (the image's, on port {run.port}) reports {health}")
+
+
+def _ready(run: Run, url: str) -> bool | None:
+    if http_status(url) == 200:
+        return True
+    state = json.loads(docker("inspect", "--format", "{{json .State}}", run.name))
+    if not state["Running"]:
+        raise CheckError(f"the container stopped before /readyz answered: it exited {state['ExitCode']}")
+    return None
 
 
 def _health(name: str, wanted: str) -> str | None:
@@ -243,12 +259,17 @@ def _logs(name: str) -> list[str]:
     return (done.stdout + done.stderr).splitlines()
 
 
+def _message(line: str) -> str:
+    """Return a JSON log line's message (a line that is not JSON, such as a traceback's, as it is)."""
+    try:
+        message: str = json.loads(line)["message"]
+    except (ValueError, TypeError, KeyError):
+        return line
+    return message
+
+
 def _reloaded(name: str, after: int) -> str | None:
-    for line in _logs(name)[after:]:
-        if "config reloaded" in line:
-            message: str = json.loads(line).get("message", line)
-            return message
-    return None
+    return next((_message(line) for line in _logs(name)[after:] if "config reloaded" in line), None)
 
 
 def check_stop(run: Run) -> None:
@@ -258,7 +279,7 @@ def check_stop(run: Run) -> None:
     state = json.loads(docker("inspect", "--format", "{{json .State}}", run.name))
     if state["ExitCode"] != 0 or state["OOMKilled"] or took_s >= DOCKER_STOP_S:
         raise CheckError(f"`docker stop` took {took_s:.1f} s and the daemon exited {state['ExitCode']}")
-    last = json.loads(_logs(run.name)[-1]).get("message")
+    last = _message((_logs(run.name) or [""])[-1])
     say("stop", f"`docker stop`: exit 0 in {took_s:.1f} s (Docker kills at {DOCKER_STOP_S:g} s); last log: {last!r}")
 
 
