@@ -1,6 +1,6 @@
 """The shipped deployment files agree with the service: compose.yaml's structure, its watch-list, the Dockerfile.
 
-Neither is built or run here (no image registry is reachable); these read them as data.
+These read them as data: the suite needs no Docker. `.ci/image` builds the image and runs it (docs/service.md).
 """
 
 from __future__ import annotations
@@ -66,3 +66,23 @@ def test_the_image_checks_readiness_and_stops_within_dockers_bound() -> None:
 
     assert "http://127.0.0.1:8787/readyz" in healthcheck and "/healthz" not in healthcheck
     assert stop is not None and int(stop.group(1)) < 10, "docker stop waits 10 s by default"
+
+
+def test_the_image_is_built_from_python_3_11_slim_unless_told_otherwise() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE) == ["${BASE_IMAGE}", "${BASE_IMAGE}"]
+    assert re.search(r"^USER monitor:monitor$", dockerfile, re.MULTILINE)
+
+
+def test_the_build_context_holds_what_the_dockerfile_copies_and_nothing_else() -> None:
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line for line in ignore if line and not line.startswith("#")]
+    kept = {pattern.removeprefix("!").rstrip("/") for pattern in patterns if pattern.startswith("!")}
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copies = re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.MULTILINE)
+    copied = {source.rstrip("*") for sources in copies for source in sources.split()}
+
+    assert patterns[0] == "*", "everything is left out but what is named"
+    assert copied == kept, "each COPY source is in the context, and the context has nothing else"
