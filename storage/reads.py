@@ -8,6 +8,7 @@ character pairs (`char_pairs`): a two-character term is found exactly by its one
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -53,10 +54,8 @@ def char_pairs(doc: str) -> list[str]:
     A search term holds no whitespace (`search_terms` splits on it), so a two-character term occurs in `doc` exactly
     when it is one of these pairs.
     """
-    pairs: set[str] = set()
-    for word in doc.split():
-        pairs.update(word[i : i + 2] for i in range(len(word) - 1))
-    return sorted(pairs)
+    pairs = set(map(operator.add, doc, doc[1:]))
+    return sorted(pair for pair in pairs if not (pair[0].isspace() or pair[1].isspace()))
 
 
 def like_pattern(term: str) -> str:

@@ -39,7 +39,9 @@ def _pair_token(pair: str) -> str:
 
 
 def _pair_tokens(title: str, text: str) -> str:
-    return " ".join(_pair_token(pair) for pair in char_pairs(search_doc(title, text)))
+    doc = search_doc(title, text)
+    hexes = {char: f"{ord(char):x}" for char in set(doc)}
+    return " ".join(f"{hexes[pair[0]]}x{hexes[pair[1]]}" for pair in char_pairs(doc))
 
 
 class SqliteStore(ReadingStore):
