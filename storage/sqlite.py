@@ -93,28 +93,29 @@ class SqliteStore(ReadingStore):
         self._execute("INSERT INTO search_pairs (rowid, pairs) VALUES (?, ?)", (article_id, _pair_tokens(title, text)))
 
     def _search_ids(self, terms: list[str], *, limit: int, offset: int, source_id: str | None) -> list[int]:
-        # Terms of 3+ characters go through the trigram index, terms of two through the pairs; a term of one
-        # character (or two, on a store opened read-only before the pairs existed) is matched by LIKE, which scans
-        # the rows the other terms left, newest first.
-        clauses: list[str] = []
-        params: list[object] = []
+        # Terms of 3+ characters go through the trigram index; without one, terms of two go through the pairs. FTS5
+        # returns either index's rows newest first and stops at the page. Other terms are matched by LIKE on the rows
+        # the index leaves, newest first (asking the pairs for each of the trigram index's rows costs seconds).
         long_terms = [t for t in terms if len(t) >= 3]
-        pairs = [t.lower() for t in terms if len(t) == 2 and len(t.lower()) == 2] if self._pairs else []
+        pairs = [] if long_terms or not self._pairs else [t.lower() for t in terms if len(t) == len(t.lower()) == 2]
+        likes = [t for t in terms if len(t) < 3 and t.lower() not in pairs]
+        if pairs:  # a store opened read-only before the pairs existed scans instead
+            key, tables = "p.rowid", "search_pairs p" + (" JOIN search_text t ON t.rowid = p.rowid" if likes else "")
+            clauses = ["p.search_pairs MATCH ?"]
+            params: list[object] = [" ".join(_pair_token(pair) for pair in pairs)]
+        else:
+            key, tables, clauses, params = "t.rowid", "search_text t", [], []
         if long_terms:
-            clauses.append("search_text MATCH ?")
+            clauses.append("t.search_text MATCH ?")
             params.append(" ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
-        if pairs:
-            clauses.append("rowid IN (SELECT rowid FROM search_pairs WHERE search_pairs MATCH ?)")
-            params.append(" ".join(_pair_token(pair) for pair in pairs))
-        for term in terms:
-            if len(term) < 3 and term.lower() not in pairs:
-                clauses.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
-                params += [like_pattern(term)] * 2
+        for term in likes:
+            clauses.append("(t.title LIKE ? ESCAPE '\\' OR t.body LIKE ? ESCAPE '\\')")
+            params += [like_pattern(term)] * 2
         if source_id is not None:
-            clauses.append("rowid IN (SELECT id FROM articles WHERE source_id = ?)")
+            clauses.append(f"{key} IN (SELECT id FROM articles WHERE source_id = ?)")
             params.append(source_id)
         rows = self._rows(
-            f"SELECT rowid FROM search_text WHERE {' AND '.join(clauses)} ORDER BY rowid DESC LIMIT ? OFFSET ?",
+            f"SELECT {key} FROM {tables} WHERE {' AND '.join(clauses)} ORDER BY {key} DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [int(row[0]) for row in rows]
