@@ -139,18 +139,19 @@ class PostgresStore(ReadingStore):
         if found and len(found) < search.wanted:  # a frequent word: read on, as far as it should take
             rows = RECENT_ROWS * search.wanted * 3 // (2 * len(found))
             if rows <= MAX_RECENT_ROWS:
-                found = self._recent_ids(search, rows)
+                found += self._recent_ids(search, rows - RECENT_ROWS, skip=RECENT_ROWS)
         if len(found) < search.wanted:
             found = self._indexed_ids(lowered, search)
         return found[offset : search.wanted]
 
-    def _recent_ids(self, search: _Search, rows: int) -> list[int]:
-        """Return the ids that match among the `rows` newest, newest first."""
-        # The OFFSET 0 fence keeps the planner from turning the newest-rows scan into an index search.
+    def _recent_ids(self, search: _Search, rows: int, skip: int = 0) -> list[int]:
+        """Return the ids that match among the `rows` newest after the `skip` newest, newest first."""
+        # The OFFSET fence keeps the planner from turning the newest-rows scan into an index search; skipped rows
+        # cost no text (it is read only by the LIKE).
         return self._ids(
             f"SELECT article_id FROM (SELECT article_id, doc FROM search_text WHERE TRUE{search.only}"
-            f" ORDER BY article_id DESC LIMIT ? OFFSET 0) recent WHERE {search.likes} ORDER BY article_id DESC LIMIT ?",
-            (*search.source, rows, *search.patterns, search.wanted),
+            f" ORDER BY article_id DESC LIMIT ? OFFSET ?) recent WHERE {search.likes} ORDER BY article_id DESC LIMIT ?",
+            (*search.source, rows, skip, *search.patterns, search.wanted),
         )
 
     def _indexed_ids(self, terms: list[str], search: _Search) -> list[int]:
