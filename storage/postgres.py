@@ -141,7 +141,15 @@ class PostgresStore(ReadingStore):
             if rows <= MAX_RECENT_ROWS:
                 found += self._recent_ids(search, rows - RECENT_ROWS, skip=RECENT_ROWS)
         if len(found) < search.wanted:
-            found = self._indexed_ids(lowered, search)
+            # Only the GIN indexes may answer (read as bitmaps). Left to choose, the planner reads rows newest first
+            # and unpacks each one's text or pairs whenever it guesses many matches: psycopg prepares a query run
+            # five times, and its generic plan cannot see the word (zzqqxxyy then took 3.7 s at 100,000 articles);
+            # a pair without statistics (zq) is guessed at 500 matches (1.9 s).
+            with self.transaction():
+                self._execute(
+                    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+                )
+                found = self._indexed_ids(lowered, search)
         return found[offset : search.wanted]
 
     def _recent_ids(self, search: _Search, rows: int, skip: int = 0) -> list[int]:
@@ -167,7 +175,7 @@ class PostgresStore(ReadingStore):
                 newest = sorted(candidates, reverse=True)
                 return newest if exact else self._recheck(newest, search)
         params: tuple[str, ...]
-        if exact:  # many matches: reading newest first stops early
+        if exact:  # many matches
             where, params = "pairs @@ ?::tsquery", (_tsquery(pairs),)
         elif any(len(term) >= 3 for term in terms) or not pairs:
             where, params = search.likes, search.patterns
@@ -180,16 +188,10 @@ class PostgresStore(ReadingStore):
 
     def _pair_candidates(self, query: str, search: _Search) -> list[int]:
         """Return up to PAIR_CANDIDATES + 1 ids (in no order) of articles holding every pair of `query`."""
-        # Only the GIN index may answer: the planner guesses 500 matches for a pair it has no statistics of (zq)
-        # and would read the rows newest first, unpacking each row's pairs: 1.9 s at 100,000 articles.
-        with self.transaction():
-            self._execute(
-                "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
-            )
-            return self._ids(
-                f"SELECT article_id FROM search_text WHERE pairs @@ ?::tsquery{search.only} LIMIT ?",
-                (query, *search.source, PAIR_CANDIDATES + 1),
-            )
+        return self._ids(
+            f"SELECT article_id FROM search_text WHERE pairs @@ ?::tsquery{search.only} LIMIT ?",
+            (query, *search.source, PAIR_CANDIDATES + 1),
+        )
 
     def _recheck(self, candidates: list[int], search: _Search) -> list[int]:
         """Return the candidates (newest first) whose text matches, reading them a chunk at a time until enough."""
