@@ -145,10 +145,13 @@ class PostgresStore(ReadingStore):
             # and unpacks each one's text or pairs whenever it guesses many matches: psycopg prepares a query run
             # five times, and its generic plan cannot see the word (zzqqxxyy then took 3.7 s at 100,000 articles);
             # a pair without statistics (zq) is guessed at 500 matches (1.9 s).
+            # (Inside a caller's transaction the settings would outlive the search, so there the planner chooses.)
+            outer = self._depth > 0
             with self.transaction():
-                self._execute(
-                    "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
-                )
+                if not outer:
+                    self._execute(
+                        "SELECT set_config('enable_seqscan', 'off', true), set_config('enable_indexscan', 'off', true)"
+                    )
                 found = self._indexed_ids(lowered, search)
         return found[offset : search.wanted]
 

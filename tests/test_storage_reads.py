@@ -235,6 +235,14 @@ def test_search_finds_what_a_substring_match_finds(
         assert _urls(store, query, limit=1, offset=1) == expected[1:2], query
         assert _urls(store, query, limit=100, source_id="src") == expected, query
         assert _urls(store, query, source_id="other") == [], query
+    with store.transaction():  # inside a caller's transaction the planner chooses: the same answers
+        for query in ORACLE_QUERIES:
+            expected = [
+                f"https://x.org/{n}"
+                for n in sorted(planted, reverse=True)
+                if all(w in planted[n] for w in query.lower().split())
+            ]
+            assert _urls(store, query, limit=100) == expected[:100], query
 
 
 def test_a_store_indexed_before_pairs_gains_them_when_opened(store_url: str) -> None:
