@@ -2,10 +2,13 @@
 
 Search keeps one row per article (its latest title and body) in a backend index kept up to date by `add_version`:
 SQLite FTS5 with the trigram tokenizer, PostgreSQL pg_trgm. Both match substrings, so Chinese (no spaces) works.
+Trigrams cannot look up a term of two characters (most Chinese words), so each backend also indexes the article's
+character pairs (`char_pairs`): a two-character term is found exactly by its one pair.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -14,7 +17,7 @@ from storage.base import ArticleSummary, EventRecord, SearchHit, VersionRecord
 from storage.rows import _event, from_db_time
 from storage.sql import SqlStore
 
-__all__ = ["ReadingStore", "like_pattern", "search_terms", "snippet"]
+__all__ = ["ReadingStore", "char_pairs", "like_pattern", "search_doc", "search_terms", "snippet"]
 
 SNIPPET_CHARS = 160
 MAX_TERMS = 8
@@ -38,6 +41,21 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
     end = min(len(text), start + width)
     window = " ".join(text[start:end].split())
     return ("…" if start else "") + window + ("…" if end < len(text) else "")
+
+
+def search_doc(title: str, text: str) -> str:
+    """Return the lower-cased text an article is searched in: its title and body."""
+    return f"{title} {text}".lower()
+
+
+def char_pairs(doc: str) -> list[str]:
+    """Return the distinct two-character substrings of `doc` without whitespace, sorted.
+
+    A search term holds no whitespace (`search_terms` splits on it), so a two-character term occurs in `doc` exactly
+    when it is one of these pairs.
+    """
+    pairs = set(map(operator.add, doc, doc[1:]))
+    return sorted(pair for pair in pairs if not (pair[0].isspace() or pair[1].isspace()))
 
 
 def like_pattern(term: str) -> str:

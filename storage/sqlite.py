@@ -10,7 +10,7 @@ from pathlib import Path
 
 from storage.errors import IntegrityError, SchemaError, StorageError, StorageUnavailableError
 from storage.lease import missing_lease_columns
-from storage.reads import ReadingStore, like_pattern
+from storage.reads import ReadingStore, char_pairs, like_pattern, search_doc
 from storage.sql import ADDED_COLUMNS
 from storage.writer import WriterLock
 
@@ -25,6 +25,23 @@ BACKFILL_SQL = (
     "INSERT INTO search_text (rowid, title, body) SELECT a.id, v.title, v.body_text FROM articles a"
     " JOIN versions v ON v.article_id = a.id AND v.version = a.version"
 )
+# The same articles' character pairs (reads.char_pairs), for terms of two characters. Contentless, without positions:
+# only which articles hold a pair is kept. Pairs are written as hex code points (`_pair_token`) so that the ascii
+# tokenizer reads each as one token whatever its characters (punctuation included).
+PAIRS_SCHEMA = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_pairs USING fts5(pairs, content='', detail='none', tokenize='ascii')"
+)
+SEARCH_VERSION = "2"  # 1: search_text only; 2: search_pairs too
+
+
+def _pair_token(pair: str) -> str:
+    return f"{ord(pair[0]):x}x{ord(pair[1]):x}"
+
+
+def _pair_tokens(title: str, text: str) -> str:
+    doc = search_doc(title, text)
+    hexes = {char: f"{ord(char):x}" for char in set(doc)}
+    return " ".join(f"{hexes[pair[0]]}x{hexes[pair[1]]}" for pair in char_pairs(doc))
 
 
 class SqliteStore(ReadingStore):
@@ -36,6 +53,7 @@ class SqliteStore(ReadingStore):
         self, connection: sqlite3.Connection, path: str = ":memory:", *, missing: frozenset[str] = frozenset()
     ) -> None:
         super().__init__(connection, missing=missing)
+        self._pairs = "search_pairs" not in missing
         self._writer = WriterLock(path) if path != ":memory:" else None
 
     def claim_writer(self, wait_s: float) -> None:
@@ -64,27 +82,40 @@ class SqliteStore(ReadingStore):
             raise StorageError(f"sqlite: {exc}") from exc
 
     def _index_text(self, article_id: int, title: str, text: str) -> None:
-        self._execute("DELETE FROM search_text WHERE rowid = ?", (article_id,))
+        old = self._rows("SELECT title, body FROM search_text WHERE rowid = ?", (article_id,))
+        if old:  # a contentless table forgets a row only when given the tokens it was indexed with
+            self._execute(
+                "INSERT INTO search_pairs (search_pairs, rowid, pairs) VALUES ('delete', ?, ?)",
+                (article_id, _pair_tokens(*old[0])),
+            )
+            self._execute("DELETE FROM search_text WHERE rowid = ?", (article_id,))
         self._execute("INSERT INTO search_text (rowid, title, body) VALUES (?, ?, ?)", (article_id, title, text))
+        self._execute("INSERT INTO search_pairs (rowid, pairs) VALUES (?, ?)", (article_id, _pair_tokens(title, text)))
 
     def _search_ids(self, terms: list[str], *, limit: int, offset: int, source_id: str | None) -> list[int]:
-        # Terms of 3+ characters go through the trigram index; shorter ones (a two-character Chinese word) can only
-        # be matched by LIKE, which scans the rows the other terms left.
-        clauses: list[str] = []
-        params: list[object] = []
+        # Terms of 3+ characters go through the trigram index; without one, terms of two go through the pairs. FTS5
+        # returns either index's rows newest first and stops at the page. Other terms are matched by LIKE on the rows
+        # the index leaves, newest first (asking the pairs for each of the trigram index's rows costs seconds).
         long_terms = [t for t in terms if len(t) >= 3]
+        pairs = [] if long_terms or not self._pairs else [t.lower() for t in terms if len(t) == len(t.lower()) == 2]
+        likes = [t for t in terms if len(t) < 3 and t.lower() not in pairs]
+        if pairs:  # a store opened read-only before the pairs existed scans instead
+            key, tables = "p.rowid", "search_pairs p" + (" JOIN search_text t ON t.rowid = p.rowid" if likes else "")
+            clauses = ["p.search_pairs MATCH ?"]
+            params: list[object] = [" ".join(_pair_token(pair) for pair in pairs)]
+        else:
+            key, tables, clauses, params = "t.rowid", "search_text t", [], []
         if long_terms:
-            clauses.append("search_text MATCH ?")
+            clauses.append("t.search_text MATCH ?")
             params.append(" ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
-        for term in terms:
-            if len(term) < 3:
-                clauses.append("(title LIKE ? ESCAPE '\\' OR body LIKE ? ESCAPE '\\')")
-                params += [like_pattern(term)] * 2
+        for term in likes:
+            clauses.append("(t.title LIKE ? ESCAPE '\\' OR t.body LIKE ? ESCAPE '\\')")
+            params += [like_pattern(term)] * 2
         if source_id is not None:
-            clauses.append("rowid IN (SELECT id FROM articles WHERE source_id = ?)")
+            clauses.append(f"{key} IN (SELECT id FROM articles WHERE source_id = ?)")
             params.append(source_id)
         rows = self._rows(
-            f"SELECT rowid FROM search_text WHERE {' AND '.join(clauses)} ORDER BY rowid DESC LIMIT ? OFFSET ?",
+            f"SELECT {key} FROM {tables} WHERE {' AND '.join(clauses)} ORDER BY {key} DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         return [int(row[0]) for row in rows]
@@ -163,16 +194,32 @@ def _open_read_only(path: str) -> SqliteStore:
         conn.close()
         raise SchemaError(f"database schema version {row and row[0]} is not {SCHEMA_VERSION}; upgrade ministry-monitor")
     missing = {f"{t}.{c}" for t, c, _kind in ADDED_COLUMNS if c not in _columns(conn, t)}
+    search = conn.execute("SELECT value FROM meta WHERE key = 'search_index'").fetchone()
+    if search is None or search[0] != SEARCH_VERSION:
+        missing.add("search_pairs")  # the next read-write open builds it; until then two-character terms scan
     return SqliteStore(conn, missing=frozenset(missing))
 
 
 def _ensure_search(conn: sqlite3.Connection) -> None:
-    """Create the search index, filling it from the stored articles once (a store made before search existed)."""
+    """Create the search index, filling it from the stored articles once (a store made before search existed), and
+    the pairs index from it (a store made before the pairs existed)."""
     conn.execute(SEARCH_SCHEMA)
-    if conn.execute("SELECT 1 FROM meta WHERE key = 'search_index'").fetchone() is None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_index'").fetchone()
+    if row is None:
         conn.execute("DELETE FROM search_text")
         conn.execute(BACKFILL_SQL)
-        conn.execute("INSERT INTO meta (key, value) VALUES ('search_index', '1')")
+    if row is None or row[0] != SEARCH_VERSION:
+        conn.execute("DROP TABLE IF EXISTS search_pairs")
+        conn.execute(PAIRS_SCHEMA)
+        rows = conn.execute("SELECT rowid, title, body FROM search_text")
+        conn.executemany(
+            "INSERT INTO search_pairs (rowid, pairs) VALUES (?, ?)",
+            ((rowid, _pair_tokens(title, body)) for rowid, title, body in rows),
+        )
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('search_index', ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+            (SEARCH_VERSION, SEARCH_VERSION),
+        )
 
 
 def _check_version(conn: sqlite3.Connection) -> None:

@@ -76,7 +76,10 @@ def test_search_follows_the_latest_version(store: Store) -> None:
     assert [hit.article.version for hit in store.search("minister")] == [2]
 
 
-@pytest.mark.parametrize("query", ['"quoted', "100%", "a_b", "x OR y", "NEAR(a b)", "*", "\\", "title:x", "-ab"])
+@pytest.mark.parametrize(
+    "query",
+    ['"quoted', "100%", "a_b", "x OR y", "NEAR(a b)", "*", "\\", "title:x", "-ab", "a'", "\\'", ":*", "!&", '"x', "%_"],
+)
 def test_search_takes_any_text_literally(store: Store, query: str) -> None:
     _add(store, "https://x.org/1", "Odd", f"before {query} after")
     _add(store, "https://x.org/2", "Other", "nothing special 100 percent ab")
@@ -171,10 +174,96 @@ def test_snippet(text: str, terms: list[str], width: int, expected: str) -> None
 
 def test_search_finds_old_articles_behind_many_newer_ones(store: Store) -> None:
     with store.transaction():
-        for n in range(520):  # more than PostgreSQL reads newest-first before it asks its trigram index
+        for n in range(520):  # more than PostgreSQL reads newest-first before it asks its indexes
             article = ArticleState("src", f"https://x.org/{n}", first_seen=T0, version=1)
             text = "the oldest has quetzalcoatl" if n == 0 else f"filler text {n} with quetzal once" if n == 7 else "x"
             store.add_version(store.save_article(article), VersionRecord(1, T0, f"t{n}", None, text, f"h{n}"))
     assert _urls(store, "quetzalcoatl") == ["https://x.org/0"]
     assert _urls(store, "quetzal") == ["https://x.org/7", "https://x.org/0"]
     assert _urls(store, "quetzal", limit=1, offset=1) == ["https://x.org/0"]
+
+
+# Old articles behind more new ones than PostgreSQL reads newest-first, so its indexes answer: the pairs (exact for two
+# characters, candidates for longer terms), the trigrams. Each query must find what a plain substring match finds.
+PLANTED = {
+    3: "王毅会见阿富汗代表 afghan envoy",
+    40: "阿富 only the pair",
+    77: "abc bcd: every pair of abcd, not abcd itself",
+    90: "the real abcd and 中方 (zq)",
+    120: "Zq capital, quetzal",
+    200: "q alone",
+}
+ORACLE_QUERIES = [
+    "阿富",
+    "王毅",
+    "中方",
+    "zq",
+    "ZQ",
+    "abcd",
+    "bcd",
+    "阿富 汗",
+    "zq quetzal",
+    "q",
+    "阿 z",
+    "zz",
+    "envoy 毅",
+]
+
+
+@pytest.fixture
+def planted(store: Store) -> dict[int, str]:
+    texts: dict[int, str] = {}
+    with store.transaction():
+        for n in range(560):
+            text = PLANTED.get(n, f"filler number {n} about nothing in particular")
+            article = ArticleState("src", f"https://x.org/{n}", first_seen=T0, version=1)
+            store.add_version(store.save_article(article), VersionRecord(1, T0, f"t{n}", None, text, f"h{n}"))
+            texts[n] = f"t{n} {text}".lower()
+    return texts
+
+
+@pytest.mark.parametrize("pair_candidates", [3000, 2])
+def test_search_finds_what_a_substring_match_finds(
+    store: Store, planted: dict[int, str], pair_candidates: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storage.postgres.PAIR_CANDIDATES", pair_candidates)  # 2: the trigram index answers
+    for query in ORACLE_QUERIES:
+        words = query.lower().split()
+        expected = [f"https://x.org/{n}" for n in sorted(planted, reverse=True) if all(w in planted[n] for w in words)]
+        assert _urls(store, query, limit=100) == expected[:100], query
+        assert _urls(store, query) == expected[:20], query
+        assert _urls(store, query, limit=1, offset=1) == expected[1:2], query
+        assert _urls(store, query, limit=100, source_id="src") == expected, query
+        assert _urls(store, query, source_id="other") == [], query
+    with store.transaction():  # inside a caller's transaction the planner chooses: the same answers
+        for query in ORACLE_QUERIES:
+            expected = [
+                f"https://x.org/{n}"
+                for n in sorted(planted, reverse=True)
+                if all(w in planted[n] for w in query.lower().split())
+            ]
+            assert _urls(store, query, limit=100) == expected[:100], query
+
+
+def test_a_store_indexed_before_pairs_gains_them_when_opened(store_url: str) -> None:
+    store = open_store(store_url)
+    _add(store, "https://x.org/1", "Old article", "中方坚决反对")
+    store.close()
+    statement = "UPDATE meta SET value = '1' WHERE key = 'search_index'"
+    if store_url.startswith("sqlite"):
+        with closing(sqlite3.connect(store_url.removeprefix("sqlite:///"))) as conn, conn:
+            conn.execute("DROP TABLE search_pairs")
+            conn.execute(statement)
+        reader = open_store(store_url, read_only=True)  # a read-only open cannot build them: LIKE scans instead
+        assert _urls(reader, "中方") == ["https://x.org/1"]
+        reader.close()
+    else:
+        with psycopg.connect(store_url, autocommit=True) as pg:
+            pg.execute(statement)
+    for version in (2, 4):  # the migration runs once, and opening again changes nothing
+        store = open_store(store_url)
+        assert _urls(store, "中方") == ["https://x.org/1"] and _urls(store, "反对") == ["https://x.org/1"]
+        _add(store, "https://x.org/1", "Old article", "改为别的话", version=version)  # the old pairs are forgotten
+        assert _urls(store, "中方") == [] and _urls(store, "别的") == ["https://x.org/1"]
+        _add(store, "https://x.org/1", "Old article", "中方坚决反对", version=version + 1)
+        store.close()
