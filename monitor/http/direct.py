@@ -10,9 +10,11 @@ would parse them and hand them to the next request as its answer.
 
 Bodies are not decompressed here (the fetcher bounds every content-coding layer, monitor/http/bounded.py); cookies are
 not kept (a page fetch must not depend on what an earlier one set); redirects are not followed. Idle connections
-close after `keepalive_expiry` seconds; aiohttp retries an idempotent request once on a new connection when a reused
-one turns out closed. aiohttp has no write timeout: a request body to a server that stops reading is bounded by the
-caller's deadline (the fetcher's request deadline, a webhook's `timeout`).
+close after `keepalive_expiry` seconds, and are as many as were in use at once (aiohttp has no cap on idle ones).
+aiohttp sends an idempotent request (GET) once more on a new connection when its connection closes before any
+answer; a POST is not sent again. aiohttp has no write timeout: a request body to a server that stops reading is
+bounded by the caller's deadline (the fetcher's request deadline, a webhook's `timeout`). aiohttp re-quotes the URL
+it is given: `%7E` goes out as `~`, a malformed escape `%zz` as `%25zz`.
 """
 
 from __future__ import annotations
