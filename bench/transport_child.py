@@ -1,8 +1,10 @@
-"""`python -m bench.transport_child {own,httpx,aiohttp} check --config ...`: the monitor with another direct transport.
+"""`python -m bench.transport_child {direct,httpx,aiohttp} check --config ...`: monitor with another transport.
 
 The transport race (bench/transports.py) runs the real `monitor check` in this child, with the transport for direct
-connections swapped in before the CLI starts: monitor's own (unchanged), httpx's default (httpcore on anyio, with
-sniffio installed) or httpx-aiohttp's (aiohttp under httpx's interface). Nothing else differs.
+connections swapped in before the CLI starts: the monitor's own choice, unchanged (`direct`: httpx-aiohttp wrapped by
+monitor/http/direct.py), httpx's default (httpcore on anyio, with sniffio installed) or httpx-aiohttp's bare transport
+(what the wrapper costs on top of it). Nothing else differs. Monitor's own HTTP/1.1 transport, the fourth contestant
+of BENCHMARKS.md section 14's first race, was deleted after that race (it is in commit 9bf74c5).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from monitor.http import routes
 
 __all__ = ["TRANSPORTS"]
 
-TRANSPORTS = ("own", "httpx", "aiohttp")
+TRANSPORTS = ("direct", "httpx", "aiohttp")
 
 
 def _limits(transports: routes.Transports) -> httpx.Limits:
@@ -28,7 +30,7 @@ def _httpx(transports: routes.Transports, verify: bool) -> httpx.AsyncBaseTransp
 
 
 def _aiohttp(transports: routes.Transports, verify: bool) -> httpx.AsyncBaseTransport:
-    from httpx_aiohttp import AiohttpTransport  # imported here: its import time is part of what it costs
+    from httpx_aiohttp import AiohttpTransport
 
     return AiohttpTransport(verify=transports.context(verify), trust_env=False, limits=_limits(transports))
 
@@ -36,7 +38,7 @@ def _aiohttp(transports: routes.Transports, verify: bool) -> httpx.AsyncBaseTran
 def run(kind: str, argv: list[str]) -> int:
     if kind not in TRANSPORTS:
         raise SystemExit(f"unknown transport {kind!r}; use one of {TRANSPORTS}")
-    if kind != "own":
+    if kind != "direct":
         setattr(routes.Transports, "make_direct", _httpx if kind == "httpx" else _aiohttp)  # noqa: B010
     return main(argv)
 

@@ -1,10 +1,10 @@
 """The transport race: `monitor check`'s warm cycle with each HTTP transport for direct connections, in one run.
 
-Contestants, in turns whose order rotates from run to run: monitor's own HTTP/1.1 transport (monitor/http/transport.py),
-httpx's default transport (httpcore on anyio; sniffio installed, without which httpcore 1.0.9 re-imports it on every
-lock: encode/httpcore#1103) and httpx-aiohttp (aiohttp as httpx's transport), each in the real CLI
-(bench/transport_child.py swaps the transport in), and urlwatch 2.29 as the reference the warm cycle must stay under
-a third of. A warm cycle is 1,000 listings answered 304, as in `python -m bench warm`.
+Contestants, in turns whose order rotates from run to run: the monitor's direct transport as shipped (httpx-aiohttp
+wrapped by monitor/http/direct.py), httpx's default transport (httpcore on anyio; sniffio installed, without which
+httpcore 1.0.9 re-imports it on every lock: encode/httpcore#1103) and httpx-aiohttp's bare transport, each in the real
+CLI (bench/transport_child.py swaps the transport in), and urlwatch 2.29 as the reference the warm cycle must stay
+under a third of. A warm cycle is 1,000 listings answered 304, as in `python -m bench warm`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,8 @@ from bench.transport_child import TRANSPORTS
 
 __all__ = ["render_transports", "run_transports", "verdict"]
 
-KEEP_OWN_FACTOR = 1.5
-"""Monitor's own transport stays if it uses at least this many times less CPU than the best other one ..."""
 URLWATCH_SHARE = 1 / 3
-"""... or if only it keeps the warm cycle's CPU within this share of urlwatch's."""
+"""The standing target: the warm cycle's CPU at most this share of urlwatch's."""
 
 
 def _log(message: str) -> None:
@@ -56,7 +54,7 @@ def _turn(sim: SimProcess, name: str, run: Callable[[], Run], sources: int) -> R
 
 
 def run_transports(opts: Options) -> dict[str, Any]:
-    """Return each contestant's warm-cycle medians and runs, the CPU ratios and the verdict on monitor's own."""
+    """Return each contestant's warm-cycle medians and runs (the CPU ratios and verdict are rendered from them)."""
     layout = Layout(opts.sources, opts.articles, opts.hosts)
     with SimProcess(layout) as sim:
         monitor = Monitor(opts.workdir / "transports", layout, sim.bases)
@@ -77,38 +75,27 @@ def run_transports(opts: Options) -> dict[str, Any]:
 
 
 def verdict(data: dict[str, Any]) -> tuple[bool, str]:
-    """Return whether monitor's own transport stays for direct connections, and why.
-
-    It stays if it uses KEEP_OWN_FACTOR times less CPU than every other, or if it alone keeps the warm cycle at or
-    under URLWATCH_SHARE of urlwatch's CPU (the standing target): dropping it would then break that target.
-    """
-    own, urlwatch = data["own"]["cpu_s"], data["urlwatch"]["cpu_s"]
-    others = {kind: data[kind]["cpu_s"] for kind in TRANSPORTS if kind != "own"}
-    best = min(others, key=others.__getitem__)
-    within = [kind for kind in TRANSPORTS if data[kind]["cpu_s"] <= urlwatch * URLWATCH_SHARE]
-    margin = others[best] / own
-    if margin >= KEEP_OWN_FACTOR:
-        return True, f"own uses {margin:.2f}x less CPU than the best other ({best}): keep it"
-    if within == ["own"]:
-        return True, (
-            f"own beats {best} by only {margin:.2f}x (< {KEEP_OWN_FACTOR}x), but only own keeps the warm cycle within "
-            f"1/{1 / URLWATCH_SHARE:.0f} of urlwatch's CPU: keep it"
-        )
-    return False, f"own beats {best} by only {margin:.2f}x (< {KEEP_OWN_FACTOR}x): use {best}"
+    """Return whether the shipped direct transport keeps the warm cycle within URLWATCH_SHARE of urlwatch's CPU, and how
+    it compares with the others."""
+    direct, urlwatch = data["direct"]["cpu_s"], data["urlwatch"]["cpu_s"]
+    others = ", ".join(f"{kind} {data[kind]['cpu_s'] / direct:.2f}x" for kind in TRANSPORTS if kind != "direct")
+    met = direct <= urlwatch * URLWATCH_SHARE
+    share = f"direct uses 1/{urlwatch / direct:.2f} of urlwatch's CPU (target 1/{1 / URLWATCH_SHARE:.0f} or less)"
+    return met, f"{share}: {'met' if met else 'NOT met'}; the others' CPU against direct's: {others}"
 
 
 def render_transports(data: dict[str, Any]) -> list[str]:
     lines = [
-        f"### Transport race: warm cycle of {data['sources']} listings (medians of {len(data['own']['runs'])})",
+        f"### Transport race: warm cycle of {data['sources']} listings (medians of {len(data['direct']['runs'])})",
         "",
-        "| transport | CPU s | wall s | peak RSS MB | CPU vs own | urlwatch CPU / this |",
+        "| transport | CPU s | wall s | peak RSS MB | CPU vs direct | urlwatch CPU / this |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    own, urlwatch = data["own"]["cpu_s"], data["urlwatch"]["cpu_s"]
+    direct, urlwatch = data["direct"]["cpu_s"], data["urlwatch"]["cpu_s"]
     for name in (*TRANSPORTS, "urlwatch"):
         row = data[name]
         cells = [f"{row['cpu_s']:.2f}", f"{row['wall_s']:.2f}", f"{row['maxrss_mb']:.0f}"]
-        cells += [f"{row['cpu_s'] / own:.2f}x", f"{urlwatch / row['cpu_s']:.2f}x"]
+        cells += [f"{row['cpu_s'] / direct:.2f}x", f"{urlwatch / row['cpu_s']:.2f}x"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", f"Verdict: {verdict(data)[1]}.", ""]
     for name in (*TRANSPORTS, "urlwatch"):

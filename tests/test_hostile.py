@@ -82,6 +82,23 @@ def lines_by_source(stdout: str) -> dict[str, str]:
     return {line.split(":", 1)[0]: line for line in stdout.splitlines() if ":" in line}
 
 
+async def endless_chunks(writer: asyncio.StreamWriter) -> None:
+    """A chunked body that never ends, as fast as the client reads."""
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/html\r\n\r\n")
+    chunk = b"%x\r\n%s\r\n" % (65536, b"<" * 65536)
+    while True:
+        writer.write(chunk)
+        await writer.drain()
+
+
+async def bad_chunking(writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<html\r\nzz\r\n")
+
+
+async def hang_up(writer: asyncio.StreamWriter) -> None:
+    writer.close()  # reads the request, answers nothing
+
+
 HOSTILE_LISTINGS = {
     "bomb": bomb(),
     "slow-body": slow_body,
@@ -89,6 +106,9 @@ HOSTILE_LISTINGS = {
     "continue": endless_continue,
     "huge-header": huge_header,
     "many-headers": many_headers,
+    "endless-body": endless_chunks,
+    "bad-chunking": bad_chunking,
+    "hangs-up": hang_up,
 }
 
 
@@ -114,6 +134,9 @@ def test_hostile_listings_fail_alone_within_bounds_and_the_healthy_source_is_sto
         "continue": "informational (1xx) answers",
         "huge-header": "RemoteProtocolError",
         "many-headers": "header fields (at most 100 accepted)",
+        "endless-body": "over the 10485760-byte cap",
+        "bad-chunking": "RemoteProtocolError",
+        "hangs-up": "RemoteProtocolError: server disconnected",
     }
     for name, reason in expected.items():
         assert lines[name].startswith(f"{name}: FAILED (error): "), lines[name]

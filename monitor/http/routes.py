@@ -1,4 +1,4 @@
-"""Which transport carries a request: direct (monitor's own HTTP/1.1 transport) or through a proxy (httpx's own).
+"""Which transport carries a request: direct (aiohttp under httpx, monitor/http/direct.py) or proxied (httpx's own).
 
 A proxy comes from, in order: the source's `proxy`; `[monitor] proxy`; the environment (HTTPS_PROXY, HTTP_PROXY,
 ALL_PROXY). NO_PROXY exempts hosts from the last two. No proxy code is written here: a proxied origin (HTTP
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import httpx
 
 from monitor.config import HttpSettings, Source
-from monitor.http.transport import Http11Transport
+from monitor.http.direct import DirectTransport
 from monitor.redact import redact_url
 
 __all__ = ["KEEPALIVE_EXPIRY_S", "Transports", "environment_proxies", "no_proxy", "tls_context"]
@@ -128,10 +128,8 @@ class Transports(httpx.AsyncBaseTransport):
         return self._http.concurrency
 
     def make_direct(self, verify: bool) -> httpx.AsyncBaseTransport:
-        """Return a new transport for direct connections: monitor's own (the transport race in bench swaps it)."""
-        return Http11Transport(
-            ssl_context=self.context(verify), keepalive_expiry=KEEPALIVE_EXPIRY_S, max_idle_per_origin=self.concurrency
-        )
+        """Return a new transport for direct connections: aiohttp under httpx (bench's transport race swaps it)."""
+        return DirectTransport(ssl_context=self.context(verify), keepalive_expiry=KEEPALIVE_EXPIRY_S)
 
     def context(self, verify: bool) -> ssl.SSLContext:
         """Return the run's TLS context, verifying (the default roots plus ca_bundle) or not."""

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from monitor.config import HttpSettings, Secret, Source
+from monitor.http.direct import DirectTransport
 from monitor.http.routes import Transports, environment_proxies, no_proxy
 
 
@@ -47,3 +48,9 @@ def test_the_proxy_order_source_then_monitor_then_environment() -> None:
     assert configured.proxy_for(internal) is None
     own = Source(id="s", name="s", url="https://internal.example/", proxy=Secret("http://own:3128"))
     assert configured.proxy_for(internal, own) == "http://own:3128"
+
+
+def test_direct_requests_go_through_aiohttp_and_proxied_ones_through_httpx() -> None:
+    transports = Transports(HttpSettings(), environ={"HTTPS_PROXY": "http://env:3128"})
+    assert isinstance(transports.pick(httpx.URL("http://www.gov.uk/")), DirectTransport)
+    assert isinstance(transports.pick(httpx.URL("https://www.gov.uk/")), httpx.AsyncHTTPTransport)

@@ -1,7 +1,7 @@
 """HTTPS against a private CA made here: trusted through `ca_bundle` or SSL_CERT_FILE, refused in one line without.
 
 The simulated ministry serves the saved pages over TLS with a certificate for 127.0.0.1 signed by a CA that exists
-only in this test; the real `monitor check` reads it (through monitor's own transport: no proxy is set).
+only in this test; the real `monitor check` reads it (through the direct transport, aiohttp: no proxy is set).
 """
 
 from __future__ import annotations
