@@ -37,13 +37,23 @@ from monitor.service.schedule import (
     parse_cron,
     schedule_for,
 )
-from monitor.service.scheduler import JOB_DEFAULTS, PhasedCronTrigger, Scheduling, SourceScheduler, trigger_for
+from monitor.service.scheduler import (
+    JOB_DEFAULTS,
+    InlineExecutor,
+    PhasedCronTrigger,
+    Scheduling,
+    SortedJobStore,
+    SourceScheduler,
+    trigger_for,
+)
 
 __all__ = [
     "DEFAULT_FLEET_HEARTBEAT_S",
     "JOB_DEFAULTS",
+    "InlineExecutor",
     "PhasedCronTrigger",
     "Scheduling",
+    "SortedJobStore",
     "SourceScheduler",
     "trigger_for",
     "Admission",

@@ -10,7 +10,7 @@ Cron sources use `PhasedCronTrigger`, a BaseTrigger over this project's cron mat
 
 from __future__ import annotations
 
-import asyncio
+import bisect
 import logging
 import random
 from collections.abc import Callable
@@ -18,14 +18,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from apscheduler.jobstores.base import JobLookupError
+from apscheduler.executors.base import BaseExecutor, run_job
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import datetime_to_utc_timestamp
 
 from monitor.service.schedule import CronSpec, Schedule, next_cron
 
-__all__ = ["JOB_DEFAULTS", "PhasedCronTrigger", "Scheduling", "SourceScheduler", "trigger_for"]
+__all__ = [
+    "JOB_DEFAULTS",
+    "InlineExecutor",
+    "PhasedCronTrigger",
+    "Scheduling",
+    "SortedJobStore",
+    "SourceScheduler",
+    "trigger_for",
+]
 
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
 
@@ -58,6 +70,78 @@ def trigger_for(schedule: Schedule, first_due: datetime, spread: float) -> BaseT
     return PhasedCronTrigger(schedule.cron, schedule.timezone, schedule.jitter * spread)
 
 
+class InlineExecutor(BaseExecutor):  # type: ignore[misc]  # apscheduler 3 ships no type information
+    """Run a due job's function at once, on the loop, and dispatch its events.
+
+    A job here only hands its source to the admission queue: it needs no task, thread or completion callback, which
+    AsyncIOExecutor spends on every run (a task per coroutine run, a thread per plain function). A run cannot overlap
+    the next, so `max_instances=1` holds; a function that raises is logged by APScheduler's `run_job`, as elsewhere.
+    """
+
+    def submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        for event in run_job(job, job._jobstore_alias, run_times, self._logger.name):
+            self._scheduler._dispatch_event(event)
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        self.submit_job(job, run_times)
+
+
+class SortedJobStore(MemoryJobStore):  # type: ignore[misc]  # apscheduler 3 ships no type information
+    """APScheduler's MemoryJobStore, finding a job's place with `bisect` over a parallel list of sort keys.
+
+    MemoryJobStore searches its list with a binary search written in Python, twice for every run (about 14 steps
+    each at 10,000 jobs). Here `_keys` holds each entry's (timestamp, id) in the same order as `_jobs`, and every
+    change to one is made to the other, so the search runs in C.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._keys: list[tuple[float, str]] = []
+
+    def add_job(self, job: Job) -> None:
+        if job.id in self._jobs_index:
+            raise ConflictingIdError(job.id)
+        self._insert(job, datetime_to_utc_timestamp(job.next_run_time))
+
+    def update_job(self, job: Job) -> None:
+        old, timestamp = self._jobs_index.get(job.id, (None, None))
+        if old is None:
+            raise JobLookupError(job.id)
+        index = self._get_job_index(timestamp, job.id)
+        new_timestamp = datetime_to_utc_timestamp(job.next_run_time)
+        if new_timestamp == timestamp:
+            self._jobs[index] = (job, timestamp)
+            self._jobs_index[job.id] = (job, timestamp)
+            return
+        del self._jobs[index], self._keys[index]
+        self._insert(job, new_timestamp)
+
+    def remove_job(self, job_id: str) -> None:
+        job, timestamp = self._jobs_index.get(job_id, (None, None))
+        if job is None:
+            raise JobLookupError(job_id)
+        index = self._get_job_index(timestamp, job_id)
+        del self._jobs[index], self._keys[index], self._jobs_index[job_id]
+
+    def remove_all_jobs(self) -> None:
+        super().remove_all_jobs()
+        self._keys = []
+
+    def _insert(self, job: Job, timestamp: float | None) -> None:
+        key = self._key(timestamp, job.id)
+        index = bisect.bisect_left(self._keys, key)
+        self._jobs.insert(index, (job, timestamp))
+        self._keys.insert(index, key)
+        self._jobs_index[job.id] = (job, timestamp)
+
+    def _get_job_index(self, timestamp: float | None, job_id: str) -> int:
+        return bisect.bisect_left(self._keys, self._key(timestamp, job_id))
+
+    @staticmethod
+    def _key(timestamp: float | None, job_id: str) -> tuple[float, str]:
+        return (float("inf") if timestamp is None else timestamp, job_id)
+
+
 class Scheduling(Protocol):
     """What the daemon needs of its scheduler: this process's SourceScheduler, or a fleet member's (fleet.py)."""
 
@@ -84,7 +168,12 @@ class SourceScheduler:
 
     def __init__(self, on_due: Callable[[str], None]) -> None:
         self._on_due = on_due
-        self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults=JOB_DEFAULTS,
+            executors={"default": InlineExecutor()},
+            jobstores={"default": SortedJobStore()},
+        )
 
     @property
     def running(self) -> bool:
@@ -148,7 +237,5 @@ class SourceScheduler:
         if self._scheduler.running:
             self._scheduler.wakeup()
 
-    async def _fire(self, source_id: str) -> None:
-        # A coroutine, so that AsyncIOExecutor runs it on the loop (a plain function would go to a thread).
+    def _fire(self, source_id: str) -> None:
         self._on_due(source_id)
-        await asyncio.sleep(0)

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from conftest import write_config
 from test_schedule import BUSINESS, LONDON, NOW, SHANGHAI, TEN_MIN, source, utc
 
 from monitor.config import Source, load_config
-from monitor.service import CRON_JITTER, PhasedCronTrigger, SourceScheduler, first_run, schedule_for, trigger_for
+from monitor.service import (
+    CRON_JITTER,
+    PhasedCronTrigger,
+    SortedJobStore,
+    SourceScheduler,
+    first_run,
+    schedule_for,
+    trigger_for,
+)
 
 __all__ = ["source"]  # the shared fixture, used here by name
 
@@ -150,3 +162,82 @@ def test_every_source_of_a_config_gets_one_job(tmp_path_factory: pytest.TempPath
         scheduler.put(each.id, schedule_for(each), NOW, 0.5)
 
     assert sorted(scheduler.job_ids()) == sorted(each.id for each in config.sources)
+
+
+def _job(scheduler: AsyncIOScheduler, job_id: str, at: datetime | None) -> Job:
+    return Job(
+        scheduler,
+        id=job_id,
+        func=print,
+        args=(),
+        kwargs={},
+        trigger=IntervalTrigger(seconds=60),
+        executor="default",
+        misfire_grace_time=None,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=at,
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_sorted_job_store_keeps_memoryjobstores_order_through_any_changes(seed: int) -> None:
+    rng = random.Random(seed)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    ours, reference = SortedJobStore(), MemoryJobStore()
+    ids = [f"s{n:03d}" for n in range(60)]
+    times = [NOW + timedelta(seconds=rng.randrange(20)) for _ in range(8)] + [None]  # ties and paused jobs
+
+    def apply(operation: str, job_id: str, at: datetime | None) -> None:
+        for store in (ours, reference):
+            try:
+                if operation == "add":
+                    store.add_job(_job(scheduler, job_id, at))
+                elif operation == "update":
+                    store.update_job(_job(scheduler, job_id, at))
+                else:
+                    store.remove_job(job_id)
+            except Exception as error:  # both stores must refuse the same changes
+                refused = type(error).__name__
+            else:
+                refused = ""
+            if store is ours:
+                ours_refused = refused
+        assert ours_refused == refused, (operation, job_id)
+
+    for _ in range(2000):
+        apply(rng.choice(["add", "add", "update", "update", "remove"]), rng.choice(ids), rng.choice(times))
+        assert [(job.id, job.next_run_time) for job in ours.get_all_jobs()] == [
+            (job.id, job.next_run_time) for job in reference.get_all_jobs()
+        ]
+    now = NOW + timedelta(seconds=10)
+    assert [job.id for job in ours.get_due_jobs(now)] == [job.id for job in reference.get_due_jobs(now)]
+    assert ours.get_next_run_time() == reference.get_next_run_time()
+
+
+def test_a_job_runs_inline_on_the_loop_and_a_failing_one_is_logged_and_runs_again(
+    source: Source, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[tuple[str, bool]] = []
+
+    def on_due(source_id: str) -> None:
+        # Inline: called from the scheduler's own wake-up on the loop's thread, with no task of its own.
+        calls.append((source_id, asyncio.current_task() is None))
+        if source_id == "bad":
+            raise RuntimeError("boom")
+
+    scheduler = SourceScheduler(on_due)
+    schedule = schedule_for(replace(source, interval=timedelta(seconds=0.2), cron=None))
+
+    async def go() -> None:
+        scheduler.put("bad", schedule, datetime.now(UTC), 0.0)
+        scheduler.put("good", schedule, datetime.now(UTC) + timedelta(seconds=0.1), 0.0)
+        await _run_for(scheduler, 0.65)
+
+    with caplog.at_level("ERROR", logger="apscheduler"):
+        asyncio.run(asyncio.wait_for(go(), 10.0))
+
+    assert Counter(source_id for source_id, _ in calls)["bad"] >= 3  # the error did not stop its schedule
+    assert Counter(source_id for source_id, _ in calls)["good"] >= 3
+    assert all(inline for _, inline in calls)
+    assert any("boom" in (record.exc_text or "") or record.exc_info for record in caplog.records)
