@@ -58,6 +58,19 @@ def _cpu_s(pids: list[int]) -> dict[int, float]:
     return used
 
 
+def _every_postgres_cpu_s() -> float:
+    """Return the CPU seconds of every process named postgres, other databases' included (for comparison only)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        try:
+            name = (entry / "comm").read_text().strip() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if name.startswith("postgres"):
+            total += sum(_cpu_s([int(entry.name)]).values())
+    return total
+
+
 def _backends(database: str) -> list[int]:
     """Return the pids of the PostgreSQL backends serving `database` (the server's other databases are not ours)."""
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -114,12 +127,14 @@ def _measure(sim: SimProcess, members: list[Daemon], database: str | None) -> di
     sim.stats(clear=True)
     cpu_before = sum(member.cpu_s() for member in members)
     db_before = _postgres_cpu_s(database) if database else {}
+    every_before = _every_postgres_cpu_s()
     started = time.monotonic()
     time.sleep(WINDOW_S)
     polls = int(sim.stats(clear=True)["not_modified"])
     elapsed = time.monotonic() - started
     cpu = sum(member.cpu_s() for member in members) - cpu_before
     db = sum(_postgres_cpu_s(database, db_before).values()) if database else 0.0
+    every = _every_postgres_cpu_s() - every_before
     return {
         "members": len(members),
         "polls": polls,
@@ -127,6 +142,7 @@ def _measure(sim: SimProcess, members: list[Daemon], database: str | None) -> di
         "member_cpu_ms_per_poll": cpu / max(polls, 1) * 1000,
         "database_cpu_ms_per_poll": db / max(polls, 1) * 1000,
         "cpu_ms_per_poll": (cpu + db) / max(polls, 1) * 1000,
+        "every_postgres_cpu_ms_per_poll": every / max(polls, 1) * 1000,
         "load_average": os.getloadavg()[0],
         "peak_rss_mb": max(member.memory_mb()["peak_rss_mb"] for member in members),
     }
