@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import procrastinate
 from procrastinate import exceptions as queue_errors
+from procrastinate.jobs import Status
 from procrastinate.schema import SchemaManager
 from procrastinate.types import JSONValue
 
@@ -350,7 +351,12 @@ class FleetScheduling:
         for job in stalled:
             logger.warning("re-queueing %s job %s of a member that stopped answering", job.task_name, job.id)
             with contextlib.suppress(queue_errors.ProcrastinateException):  # finished or re-queued meanwhile
-                await manager.retry_job(job)
+                try:
+                    await manager.retry_job(job)
+                except queue_errors.UniqueViolation:
+                    # The slot's next batch already waits (one may wait per slot): end the stalled job instead, or
+                    # it would hold the slot's lock for ever. Its sources left unpolled are due again one interval on.
+                    await manager.finish_job(job, status=Status.FAILED, delete_job=True)
         if stalled:
             await manager.prune_stalled_workers(self._options.heartbeat_s * 3)
 
