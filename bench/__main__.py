@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--hosts", type=int, default=10, help="loopback addresses to spread listings over")
     parser.add_argument("--monitor-root", type=Path, help="run ministry-monitor from this checkout instead")
     parser.add_argument(
-        "--baseline", type=Path, help="also run ministry-monitor from this checkout in import/warm/change, in turn"
+        "--baseline", type=Path, help="also run ministry-monitor from this checkout in import/warm/change/fleet"
     )
     parser.add_argument("--workdir", type=Path, help="keep the working files here (default: a temp dir, removed)")
     parser.add_argument("--out", type=Path, help="write the JSON results here (default bench/results/<time>.json)")

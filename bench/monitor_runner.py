@@ -13,7 +13,7 @@ from bench.measure import Run, run_measured
 from bench.rivals import clean_env
 from bench.site import ROOT, Layout, write_monitor_config
 
-__all__ = ["BENCH_MONITOR", "BENCH_SOURCE", "Monitor", "use_checkout"]
+__all__ = ["BENCH_MONITOR", "BENCH_SOURCE", "Monitor", "current_checkout", "use_checkout"]
 
 # The production defaults (host_concurrency = 1, host_delay = "1s") are politeness toward a real ministry's
 # server, not a speed limit; against the loopback simulator the benchmark lifts them.
@@ -30,6 +30,11 @@ def use_checkout(root: Path | None) -> None:
     """Run `python -m monitor` from another checkout (e.g. an export of the code before a change), or this one."""
     global _checkout
     _checkout = root
+
+
+def current_checkout() -> Path | None:
+    """Return the checkout that `python -m monitor` children run from (None: this one)."""
+    return _checkout
 
 
 def compile_checkout(root: Path | None = None) -> None:

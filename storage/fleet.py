@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import LiteralString
 
 import psycopg
+from psycopg import sql
 
 from storage.errors import StorageError, StorageUnavailableError
 
@@ -158,6 +159,13 @@ class FleetStore:
                 "SELECT source_id, due FROM fleet_schedule WHERE due <= %s ORDER BY due LIMIT %s", (now, limit)
             ).fetchall()
         return [(str(source_id), due) for source_id, due in rows]  # type: ignore[misc]
+
+    def queued_locks(self, queue_table: str) -> set[str]:
+        """Return the queueing locks of the jobs waiting in `queue_table` (procrastinate's jobs table)."""
+        query = sql.SQL("SELECT queueing_lock FROM {} WHERE status = 'todo' AND queueing_lock IS NOT NULL")
+        with _translate():
+            rows = self._conn.execute(query.format(sql.Identifier(queue_table))).fetchall()
+        return {str(lock) for (lock,) in rows}
 
     # -- the fleet's config ---------------------------------------------------------------------------------
     def settings(self) -> dict[str, str]:

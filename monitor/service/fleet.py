@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import socket
@@ -31,7 +32,9 @@ from urllib.parse import urlsplit
 
 import procrastinate
 from procrastinate import exceptions as queue_errors
+from procrastinate.jobs import Status
 from procrastinate.schema import SchemaManager
+from procrastinate.types import JSONValue
 
 from monitor.app import App
 from monitor.config import Config, Source
@@ -128,6 +131,10 @@ class FleetScheduling:
         self._running_polls: set[asyncio.Task[Any]] = set()
         self._schedules_of: Config | None = None
         self._schedule_cache: dict[str, Schedule] = {}
+        # Due times put but not yet written (start and reload put every source: one round trip, not 10,000), and
+        # the next due times of the sources in this member's running batches (the tick sends them with the batch).
+        self._unsaved: dict[str, datetime] = {}
+        self._next_due: dict[str, datetime] = {}
 
     # -- the Scheduling shape -------------------------------------------------------------------------------
     @property
@@ -140,15 +147,19 @@ class FleetScheduling:
         return stable_spread(source_id)
 
     def put(self, source_id: str, schedule: Schedule, first_due: datetime, spread: float) -> None:
-        """Schedule a source to be next due at `first_due` (replacing its due time)."""
-        self._store.put_due([(source_id, first_due)], replace=True)
+        """Schedule a source to be next due at `first_due` (replacing its due time); written at start or reload."""
+        self._unsaved[source_id] = first_due
 
     def remove(self, source_id: str) -> None:
         """Stop scheduling a source."""
+        self._unsaved.pop(source_id, None)
         self._store.remove([source_id])
 
     def due_at(self, source_id: str) -> datetime | None:
-        """Return when the source is next due in the fleet."""
+        """Return when the source is next due in the fleet (known here while its batch runs or before it is written)."""
+        known = self._next_due.get(source_id) or self._unsaved.get(source_id)
+        if known is not None:
+            return known
         try:
             return self._store.due_at(source_id)
         except StorageError:
@@ -171,6 +182,7 @@ class FleetScheduling:
             )
         else:
             self._store.keep_only(source.id for source in self._app.config.sources)
+        self._save_unsaved()
         self._store.join(self._member)
         worker = self._queue.run_worker_async(
             name=f"monitor-{self._member.id}",
@@ -221,10 +233,15 @@ class FleetScheduling:
 
     def reloaded(self) -> None:
         """After a reload here: announce the new config to the fleet, unless this member was following one."""
+        self._save_unsaved()
         self._hash = config_hash(self._app.config.path)
         if not self._following:
             self._generation = self._store.announce_config(self._hash)
             logger.info("announced config %s to the fleet (generation %d)", self._hash, self._generation)
+
+    def _save_unsaved(self) -> None:
+        self._store.put_due(self._unsaved.items(), replace=True)
+        self._unsaved = {}
 
     # -- the member's own tasks -----------------------------------------------------------------------------
     async def _run_worker(self, worker: Awaitable[None]) -> None:
@@ -273,8 +290,8 @@ class FleetScheduling:
             await self._tick()
 
         @queue.task(name="poll", retry=False, pass_context=False)
-        async def poll(source_ids: list[str]) -> None:
-            await self._run_polls(source_ids)
+        async def poll(source_ids: list[str], next_due: list[str] | None = None) -> None:
+            await self._run_polls(source_ids, next_due or [])
 
         @queue.task(name="deliver", lock="deliver", queueing_lock="deliver", retry=False, pass_context=False)
         async def deliver() -> None:
@@ -293,16 +310,30 @@ class FleetScheduling:
                 continue  # not in this member's config: the member that runs it moves it on
             following = trigger_for(schedule, due, stable_spread(source_id)).get_next_fire_time(None, now)
             batches.setdefault(_host_slot(config.source(source_id)), []).append((source_id, following))
-        moved: list[tuple[str, datetime]] = []
-        for slot, batch in batches.items():
-            task = self._poll_task.configure(lock=slot, queueing_lock=f"batch:{slot}")
-            try:
-                await task.defer_async(source_ids=[source_id for source_id, _ in batch])
-            except queue_errors.AlreadyEnqueued:
-                continue  # the slot's previous batch has not started: these stay due and go in the next one
-            moved += batch
+        moved = await self._defer_batches(batches)
         self._store.put_due(moved, replace=True)
         await self._defer(self._deliver_task)
+
+    async def _defer_batches(self, batches: dict[str, list[tuple[str, datetime]]]) -> list[tuple[str, datetime]]:
+        """Defer one poll job per slot whose previous batch has started, all in one statement (one wake-up of each
+        member, not one per slot); return the sources deferred. A slot whose batch still waits keeps its sources due
+        for the next tick."""
+        waiting = self._store.queued_locks(QUEUE_TABLE)
+        jobs, moved = [], []
+        for slot, batch in batches.items():
+            if f"batch:{slot}" in waiting:
+                continue
+            task = self._poll_task.configure(lock=slot, queueing_lock=f"batch:{slot}")
+            ids, dues = [source_id for source_id, _ in batch], [due.isoformat() for _, due in batch]
+            jobs.append(task.make_new_job(source_ids=list[JSONValue](ids), next_due=list[JSONValue](dues)))
+            moved += batch
+        if not jobs:
+            return []
+        try:
+            await self._queue.job_manager.batch_defer_jobs_async(jobs)
+        except queue_errors.AlreadyEnqueued:
+            return []  # a batch was queued since the look (a re-queued job): every source stays due for the next tick
+        return moved
 
     def _schedules(self, config: Config) -> dict[str, Schedule]:
         """Return the sources' schedules, computed once per config (a tick every TICK_S must not redo 10^4)."""
@@ -320,22 +351,35 @@ class FleetScheduling:
         for job in stalled:
             logger.warning("re-queueing %s job %s of a member that stopped answering", job.task_name, job.id)
             with contextlib.suppress(queue_errors.ProcrastinateException):  # finished or re-queued meanwhile
-                await manager.retry_job(job)
+                try:
+                    await manager.retry_job(job)
+                except queue_errors.UniqueViolation:
+                    # The slot's next batch already waits (one may wait per slot): end the stalled job instead, or
+                    # it would hold the slot's lock for ever. Its sources left unpolled are due again one interval on.
+                    await manager.finish_job(job, status=Status.FAILED, delete_job=True)
         if stalled:
             await manager.prune_stalled_workers(self._options.heartbeat_s * 3)
 
-    async def _run_polls(self, source_ids: list[str]) -> None:
-        """Poll a batch of one host slot's sources in turn, `host_delay` apart and after the last."""
+    async def _run_polls(self, source_ids: list[str], next_due: list[str]) -> None:
+        """Poll a batch of one host slot's sources in turn, `host_delay` apart and after the last.
+
+        `next_due` holds when each source is next due (the tick moved it there): a poll reads it from here rather
+        than from the database."""
         task = asyncio.current_task()
         if task is not None:
             self._running_polls.add(task)
         try:
-            for source_id in source_ids:
+            for source_id, due in itertools.zip_longest(source_ids, next_due):
                 try:
                     source = self._app.config.source(source_id)
                 except ConfigError:
                     continue  # removed by a reload after it fell due
-                await self._poll(source_id)
+                if due is not None:
+                    self._next_due[source_id] = datetime.fromisoformat(due)
+                try:
+                    await self._poll(source_id)
+                finally:
+                    self._next_due.pop(source_id, None)
                 self._polls += 1
                 # Hold the slot's lock past each poll: the next request to this host, from any member, keeps the delay.
                 await asyncio.sleep(source.host_delay.total_seconds())
