@@ -1,4 +1,5 @@
-"""`python -m bench [warm change import extract extraction charset growth rss latency fleet hostile transport]`.
+"""`python -m bench [NAME ...]`, NAME among: warm change import extract extraction charset growth rss latency
+fleet hostile transport scheduler.
 
 Every measured program runs as its own child process against a loopback simulator served from another process;
 results go to bench/results/<time>.json and the Markdown summary to stdout.
@@ -27,6 +28,7 @@ from bench.measure import machine_info
 from bench.monitor_runner import use_checkout
 from bench.options import Options
 from bench.report import render
+from bench.scheduler import run_scheduler
 from bench.service import run_latency, run_rss
 from bench.transports import run_transports
 from bench.zeroconfig import run_extraction
@@ -44,6 +46,7 @@ BENCHMARKS = (
     "fleet",
     "hostile",
     "transport",
+    "scheduler",
 )
 CYCLES = {"import", "warm", "change"}
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -57,11 +60,12 @@ SINGLE: dict[str, Callable[[Options], dict[str, Any]]] = {
     "fleet": run_fleet,
     "hostile": run_hostile,
     "transport": run_transports,
+    "scheduler": run_scheduler,
 }
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME", help=", ".join(BENCHMARKS))
     parser.add_argument("--runs", type=int, help="runs per benchmark (default: 5; 3 for import, 1 for rss)")
     parser.add_argument("--import-runs", type=int, help="runs of the first import (default: 3, or --runs)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.scheduler import render_scheduler
 from bench.transports import render_transports
 
 __all__ = ["render"]
@@ -254,6 +255,7 @@ def render(results: dict[str, Any]) -> str:
         ("fleet", _fleet),
         ("hostile", _hostile),
         ("transport", render_transports),
+        ("scheduler", render_scheduler),
     ):
         if name in results and "error" in results[name]:
             lines += [f"### {name}", "", f"FAILED: {results[name]['error']}", ""]

@@ -142,6 +142,23 @@ class SortedJobStore(MemoryJobStore):  # type: ignore[misc]  # apscheduler 3 shi
         return (float("inf") if timestamp is None else timestamp, job_id)
 
 
+class _LoopScheduler(AsyncIOScheduler):  # type: ignore[misc]  # apscheduler 3 ships no type information
+    """AsyncIOScheduler whose own timer wakes it directly.
+
+    AsyncIOScheduler's `wakeup` may be called from any thread, so it goes through `call_soon_threadsafe`: every timer
+    fire would write to the loop's self-pipe and take one more turn of the loop. Its timer already runs on the loop.
+    """
+
+    def _start_timer(self, wait_seconds: float | None) -> None:
+        self._stop_timer()
+        if wait_seconds is not None:
+            self._timeout = self._eventloop.call_later(wait_seconds, self._wakeup_on_loop)
+
+    def _wakeup_on_loop(self) -> None:
+        self._stop_timer()
+        self._start_timer(self._process_jobs())
+
+
 class Scheduling(Protocol):
     """What the daemon needs of its scheduler: this process's SourceScheduler, or a fleet member's (fleet.py)."""
 
@@ -168,7 +185,7 @@ class SourceScheduler:
 
     def __init__(self, on_due: Callable[[str], None]) -> None:
         self._on_due = on_due
-        self._scheduler = AsyncIOScheduler(
+        self._scheduler = _LoopScheduler(
             timezone=UTC,
             job_defaults=JOB_DEFAULTS,
             executors={"default": InlineExecutor()},
