@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from monitor.http.decode import decode_html, sniff_charset
-from monitor.http.direct import DirectTransport
 from monitor.http.fetch import Fetcher, FetchObserver, Page, build_client, build_transport
 from monitor.http.origin import same_site
 from monitor.http.retry_after import parse_retry_after
 from monitor.http.routes import Transports
 
 __all__ = [
-    "DirectTransport",
     "FetchObserver",
     "Fetcher",
     "Transports",

@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 import httpx
 
 from monitor.config import HttpSettings, Source
-from monitor.http.direct import DirectTransport
 from monitor.redact import redact_url
 
 __all__ = ["KEEPALIVE_EXPIRY_S", "Transports", "environment_proxies", "no_proxy", "tls_context"]
@@ -129,6 +128,10 @@ class Transports(httpx.AsyncBaseTransport):
 
     def make_direct(self, verify: bool) -> httpx.AsyncBaseTransport:
         """Return a new transport for direct connections: aiohttp under httpx (bench's transport race swaps it)."""
+        # Imported on first use: aiohttp takes ~0.3 s of CPU to import, which the page readers' worker processes and
+        # the read-only commands (which import monitor.http for its decoder and types) would pay for nothing.
+        from monitor.http.direct import DirectTransport
+
         return DirectTransport(ssl_context=self.context(verify), keepalive_expiry=KEEPALIVE_EXPIRY_S)
 
     def context(self, verify: bool) -> ssl.SSLContext:

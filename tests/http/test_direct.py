@@ -26,9 +26,8 @@ import aiohttp
 import httpx
 import pytest
 
-from monitor.http import DirectTransport
 from monitor.http.direct import ERRORS as MAPPING
-from monitor.http.direct import MAX_HEAD_BYTES, MAX_INFORMATIONAL, httpx_error
+from monitor.http.direct import MAX_HEAD_BYTES, MAX_INFORMATIONAL, DirectTransport, httpx_error
 
 T = TypeVar("T")
 TIMEOUTS = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
