@@ -14,9 +14,7 @@ import os
 import signal
 import statistics
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -82,19 +80,6 @@ def _postgres_cpu_s(database: str, before: dict[int, float] | None = None) -> di
     """Return the CPU seconds of the database's backends, since `before` (a backend opened since: all of its CPU)."""
     now = _cpu_s(_backends(database) + list(before or {}))
     return {pid: used - (before or {}).get(pid, 0.0) for pid, used in now.items()}
-
-
-@contextmanager
-def _copy_of(template: str) -> Iterator[str]:
-    """Yield the URL of a new database copied from `template`; drop it afterwards."""
-    name = f"mm_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _wait_running(daemons: list[Daemon]) -> None:
@@ -188,7 +173,7 @@ def _throughput(opts: Options, sim: SimProcess, layout: Layout) -> dict[str, Any
             checkouts.insert(0, ("baseline_", opts.baseline))
         for count in (1, 2, 3):
             for label, checkout in checkouts:
-                with _copy_of(template) as url:
+                with fresh_database(template=template) as url:
                     fleet = Monitor(opts.workdir / f"fleet-pg-{label}{count}", layout, sim.bases, source=source)
                     _on_postgres(fleet, url)
                     _log(f"fleet: {count} {label}member(s)")

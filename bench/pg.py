@@ -14,11 +14,12 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
-def fresh_database(prefix: str = "mm_bench") -> Iterator[str]:
-    """Create a database of its own; yield its URL; drop it (and its connections) afterwards."""
+def fresh_database(prefix: str = "mm_bench", template: str | None = None) -> Iterator[str]:
+    """Create a database of its own (a copy of database `template`, if given); yield its URL; drop it afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    copy = f" TEMPLATE {template}" if template is not None else ""
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
+        admin.execute(f"CREATE DATABASE {name}{copy}")
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
