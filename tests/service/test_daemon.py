@@ -58,8 +58,11 @@ def test_sources_are_polled_on_schedule_and_unchanged_listings_come_back_as_304(
     requests = listing_requests(ministry)
     assert [r.status for r in requests[:4]] == [200, 304, 304, 304]
     assert [r.conditional for r in requests[:4]] == [False, True, True, True]
-    gaps = _gaps(starts(requests[:4]))  # the first poll also fetched robots.txt before its listing
-    assert all(0.78 <= gap <= 1.1 for gap in gaps[1:]) and 0.5 <= gaps[0] <= 1.1, gaps
+    # Polls keep a fixed phase: the second poll is due one interval after the first was *due*, so the first
+    # gap shrinks by however late the first listing request was (start-up and robots.txt come first, and a
+    # loaded machine makes them slow); the later gaps are whole intervals.
+    gaps = _gaps(starts(requests[:4]))
+    assert all(0.78 <= gap <= 1.1 for gap in gaps[1:]) and 0 < gaps[0] <= 1.1, gaps
     polls = daemon.polls("mfa-en-press")
     assert [p["outcome"] for p in polls[:4]] == ["ok", "not_modified", "not_modified", "not_modified"]
     assert polls[0]["links"] == 1 and polls[0]["fetched"] == 1 and polls[0]["duration_ms"] >= 0
