@@ -7,11 +7,12 @@ under `if __name__ == "__main__"`.
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 from collections.abc import Callable
-from multiprocessing.connection import Connection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 from monitor.errors import ConfigError
 
@@ -26,6 +27,8 @@ def call_in_child(function: Callable[..., _T], *args: Any, path: str) -> _T:
     Raise the ConfigError the function raised, or a ConfigError naming `path` if the child could not start or died.
     """
     # spawn: a fresh interpreter, safe beside the daemon's threads (fork is not).
+    import multiprocessing  # only for big watch-lists: smaller ones never pay for importing it
+
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_run, args=(sender, function, args), name="monitor-config", daemon=True)

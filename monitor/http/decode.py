@@ -10,8 +10,6 @@ from __future__ import annotations
 import codecs
 import re
 
-import charset_normalizer
-
 from monitor.errors import DecodeError
 
 __all__ = ["decode_html", "sniff_charset"]
@@ -125,6 +123,8 @@ def _slightly_damaged_utf8(body: bytes) -> bool:
 
 def _detect(body: bytes) -> str | None:
     """Return the charset that decodes `body` cleanly and reads most like language, or None."""
+    import charset_normalizer  # only for a page whose declared charset fails: most runs never import it
+
     best = charset_normalizer.from_bytes(body).best()
     if best is None:
         return None

@@ -12,15 +12,16 @@ import asyncio
 import fcntl
 import io
 import itertools
-import multiprocessing
 import os
 import pickle
 import signal
 import struct
 from collections.abc import Callable
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 __all__ = ["PIPE_BYTES", "Worker", "WorkerLost"]
 
@@ -164,6 +165,8 @@ class Worker:
     async def start(cls, function: Callable[..., Any]) -> Worker:
         """Start a worker process for `function` (a module-level function: it is pickled by name)."""
         # spawn: a fresh interpreter per worker, safe beside the event loop's threads (fork is not).
+        import multiprocessing  # on the first worker: a warm check that reads no page never needs it
+
         context = multiprocessing.get_context("spawn")
         jobs_theirs, jobs_ours = context.Pipe(duplex=False)
         answers_ours, answers_theirs = context.Pipe(duplex=False)
