@@ -157,13 +157,19 @@ class _BoundedHandler(ResponseHandler):
 
 
 class _Connector(aiohttp.TCPConnector):
-    """aiohttp's TCP connector making `_BoundedHandler` protocols."""
+    """aiohttp's TCP connector making `_BoundedHandler` protocols, on our TLS context (made at the first https use)."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, tls: Callable[[], ssl.SSLContext], **options: Any) -> None:
         super().__init__(**options)
         # aiohttp offers no public way to choose the protocol class: its connector keeps the factory here.
         make: Callable[..., ResponseHandler] = _BoundedHandler
         self._factory = functools.partial(make, loop=self._loop)
+        self._tls = tls
+
+    def _get_ssl_context(self, req: Any) -> ssl.SSLContext | None:
+        # aiohttp asks this for every connection it opens (its only way to a context besides one fixed at creation).
+        # Ours loads a CA bundle, ~25 ms of CPU: a run that opens no https connection never needs it.
+        return self._tls() if req.is_ssl() else None
 
 
 class _Body(httpx.AsyncByteStream):
@@ -189,14 +195,17 @@ class _Body(httpx.AsyncByteStream):
 class DirectTransport(AiohttpTransport):
     """httpx-aiohttp's transport on our TLS context, without cookies, with precise errors and head bounds."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext, keepalive_expiry: float) -> None:
-        super().__init__(verify=ssl_context, trust_env=False, client=self._session)
+    def __init__(self, *, tls: Callable[[], ssl.SSLContext], keepalive_expiry: float) -> None:
+        # verify=False only spares httpx-aiohttp from loading a CA bundle for a context of its own: it would use that
+        # context only in a session it made itself, and ours (`_session`) connects with `tls()` instead.
+        super().__init__(verify=False, trust_env=False, client=self._session)
+        self._tls = tls
         self._keepalive_s = keepalive_expiry
 
     def _session(self) -> aiohttp.ClientSession:
         # Made on the first request: aiohttp wants a running event loop. limit=0: requests in flight are capped by
         # the Fetcher's semaphores, as with the other transports.
-        connector = _Connector(ssl=self.ssl_context, limit=0, keepalive_timeout=self._keepalive_s)
+        connector = _Connector(tls=self._tls, limit=0, keepalive_timeout=self._keepalive_s)
         return aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),

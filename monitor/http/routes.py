@@ -9,6 +9,7 @@ certifi's roots (or SSL_CERT_FILE / SSL_CERT_DIR, as httpx reads them) plus `[mo
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -132,7 +133,7 @@ class Transports(httpx.AsyncBaseTransport):
         # the read-only commands (which import monitor.http for its decoder and types) would pay for nothing.
         from monitor.http.direct import DirectTransport
 
-        return DirectTransport(ssl_context=self.context(verify), keepalive_expiry=KEEPALIVE_EXPIRY_S)
+        return DirectTransport(tls=functools.partial(self.context, verify), keepalive_expiry=KEEPALIVE_EXPIRY_S)
 
     def context(self, verify: bool) -> ssl.SSLContext:
         """Return the run's TLS context, verifying (the default roots plus ca_bundle) or not."""

@@ -369,14 +369,18 @@ def looks_like_challenge(body: bytes, content_type: str | None) -> bool:
 def check_selectors(config: Config) -> None:
     """Raise ConfigError naming the source and key of the first CSS selector the parser rejects."""
     probe = LexborHTMLParser("<html><body><p>probe</p></body></html>")
+    accepted: set[str] = set()  # sources share their selectors (templates): each is tried once
     for source in config.sources:
         for key, selector in _selectors_of(source.listing, source.article):
+            if selector in accepted:
+                continue
             try:
                 probe.css(selector)
             except (SelectolaxError, ValueError) as exc:
                 raise ConfigError(
                     f"bad CSS selector {selector!r}", path=config.path, source_id=source.id, key=key
                 ) from exc
+            accepted.add(selector)
 
 
 def _selectors_of(listing: ListingSelectors, article: ArticleSelectors) -> list[tuple[str, str]]:

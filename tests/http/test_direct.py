@@ -187,7 +187,8 @@ async def serve(
 
 def direct(ssl_context: ssl.SSLContext | None = None, keepalive_expiry: float = 5.0) -> DirectTransport:
     """Return a transport as routes.py makes one (None: the default roots)."""
-    return DirectTransport(ssl_context=ssl_context or ssl.create_default_context(), keepalive_expiry=keepalive_expiry)
+    context = ssl_context or ssl.create_default_context()
+    return DirectTransport(tls=lambda: context, keepalive_expiry=keepalive_expiry)
 
 
 @contextlib.asynccontextmanager
@@ -906,6 +907,33 @@ def test_https_with_a_trusted_ca_works_and_keeps_the_connection_alive(certs: Cer
             assert [r.content for r in responses] == [f"1 GET /{i}".encode() for i in range(3)]
             assert server.accepted == 1
             assert server.peers[1].writer.get_extra_info("ssl_object") is not None
+
+    run(main)
+
+
+def test_the_tls_context_is_made_at_the_first_https_connection_and_reused(certs: Certs) -> None:
+    made: list[ssl.SSLContext] = []
+
+    def tls() -> ssl.SSLContext:  # routes.py hands Transports.context, which loads the CA bundle once
+        made.append(certs.client())
+        return made[-1]
+
+    async def main() -> None:
+        transport = DirectTransport(tls=tls, keepalive_expiry=5.0)
+        try:
+            async with serve(echo) as plain:
+                assert (await fetch(transport, plain.url("/plain"))).content == b"1 GET /plain"
+            assert made == []  # plain http: no context, no CA bundle loaded
+            async with serve(echo, tls=certs.server()) as secure, serve(echo, tls=certs.server()) as other:
+                for i in range(2):
+                    await fetch(transport, secure.url(f"/{i}"))
+                assert len(made) == 1  # a kept-alive connection asks no more
+                await fetch(transport, other.url("/other"))  # a new connection asks again
+                assert secure.accepted == other.accepted == 1
+                assert secure.peers[1].writer.get_extra_info("ssl_object") is not None
+            assert len(made) == 2
+        finally:
+            await transport.aclose()
 
     run(main)
 
