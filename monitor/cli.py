@@ -7,7 +7,6 @@ Exit codes: 0 ran (for `check`: every source was checked); 1 could not run (stor
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from collections.abc import Callable, Sequence
 
@@ -17,12 +16,6 @@ from monitor.logs import LOG_FORMATS, configure_logging
 from storage import StorageError
 
 __all__ = ["build_parser", "main"]
-
-# The cyclic collector looks at young objects every GC_YOUNG_THRESHOLD container allocations (CPython's default:
-# 700). A check of 1,000 sources has 1,000 polls in flight at once; at 700 the collector ran ~200 times in a warm
-# check, 0.05-0.07 s of its ~0.7 s of CPU, at 10,000 ~20 times and ~0.02 s. Objects without reference cycles are
-# still freed at once by reference counting; only unreachable cycles wait for the next collection a little longer.
-GC_YOUNG_THRESHOLD = 10_000
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -60,7 +53,6 @@ def _chosen_command(argv: Sequence[str] | None) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(argv).parse_args(argv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Callable
 
@@ -17,6 +18,17 @@ __all__ = ["COMMANDS"]
 
 MAX_BACKFILL_PAGES = 100
 """`check --backfill` reads at most this many pages of one listing (fmprc keeps ~15 items a page)."""
+
+GC_YOUNG_THRESHOLD = 10_000
+"""`check` has the collector look at young objects every this many container allocations (CPython's default: 700).
+
+A check has every source's poll in flight at once; at 700 the collector ran ~200 times in a warm check of 1,000
+sources, 0.05-0.07 s of its ~0.7 s of CPU (~0.02 s at 10,000), and a warm check of 10,000 sources took 6.9 s of CPU
+against 5.3 s (`python -m bench rss`). Objects without reference cycles are still freed at once by reference counting;
+unreachable cycles wait a little longer (the first import's peak RSS at 10,000 sources: 146 -> 159 MB). The daemon
+keeps the default: its polls are spread over the interval, and the change measured nothing there (0.68 vs 0.69 ms a
+warm poll, 82 vs 86 MB).
+"""
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +95,7 @@ def describe(report: SourceReport) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     config = load(args.config)
     count = len(args.source) if args.source else len(config.sources)
     if sys.stdout.isatty() and count > 1:
