@@ -6,7 +6,9 @@ passes to `migrate`, so that this package imports nothing of procrastinate's or 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +67,7 @@ class FleetStore:
     def __init__(self, url: str) -> None:
         self._url = url
         self._connection = _connect(url)
+        self._polls_held: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
 
     def close(self) -> None:
         """Release the connection."""
@@ -89,6 +92,30 @@ class FleetStore:
                     conn.execute(queue_schema)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+
+    # -- polls in flight -------------------------------------------------------------------------------------
+    def hold_poll(self, source_id: str) -> bool:
+        """Take the fleet-wide guard of one source's poll; return False if another member's session holds it.
+
+        A session-level advisory lock on this store's connection: let go by `release_poll`, or by PostgreSQL when the
+        connection ends (the member died, or lost its database), so a dead member never keeps a source from others.
+        It does not count re-entry from this member: the caller keeps one poll of a source in flight at a time.
+        """
+        with _translate():
+            connection = self._conn
+            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (_poll_key(source_id),)).fetchone()
+        held = bool(row is not None and row[0])
+        if held:
+            self._polls_held[source_id] = connection
+        return held
+
+    def release_poll(self, source_id: str) -> None:
+        """Let go of a source's guard taken by `hold_poll` (nothing to do if its connection has ended since)."""
+        connection = self._polls_held.pop(source_id, None)
+        if connection is None or connection is not self._connection or connection.closed:
+            return
+        with contextlib.suppress(StorageUnavailableError), _translate():  # a lost connection took the guard with it
+            connection.execute("SELECT pg_advisory_unlock(%s)", (_poll_key(source_id),))
 
     # -- members --------------------------------------------------------------------------------------------
     def join(self, member: Member) -> None:
@@ -195,6 +222,12 @@ class FleetStore:
                 " DO UPDATE SET value = (fleet_settings.value::bigint + 1)::text RETURNING value"
             ).fetchone()
         return int(str(row[0])) if row is not None else 0
+
+
+def _poll_key(source_id: str) -> int:
+    """Return the signed 64-bit advisory-lock key of a source's poll (the same in every process, unlike hash())."""
+    digest = hashlib.blake2b(b"ministry-monitor poll\0" + source_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:

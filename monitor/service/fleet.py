@@ -129,6 +129,7 @@ class FleetScheduling:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._running_polls: set[asyncio.Task[Any]] = set()
+        self._polling: set[str] = set()  # sources whose poll runs in this member (see _hold)
         self._schedules_of: Config | None = None
         self._schedule_cache: dict[str, Schedule] = {}
         # Due times put but not yet written (start and reload put every source: one round trip, not 10,000), and
@@ -374,18 +375,47 @@ class FleetScheduling:
                     source = self._app.config.source(source_id)
                 except ConfigError:
                     continue  # removed by a reload after it fell due
+                if not self._hold(source_id):
+                    continue
                 if due is not None:
                     self._next_due[source_id] = datetime.fromisoformat(due)
                 try:
                     await self._poll(source_id)
                 finally:
                     self._next_due.pop(source_id, None)
+                    self._release(source_id)
                 self._polls += 1
                 # Hold the slot's lock past each poll: the next request to this host, from any member, keeps the delay.
                 await asyncio.sleep(source.host_delay.total_seconds())
         finally:
             self._running_polls.discard(task)
         await self._defer(self._deliver_task)
+
+    def _hold(self, source_id: str) -> bool:
+        """Return whether this member may poll the source now: no poll of it is in flight here or in another member.
+
+        The slot's job lock gives one batch at a time, but a member that misses three heartbeats under load has its
+        running batch re-queued while it still runs; this guard keeps the two from polling one source at once.
+        """
+        if source_id in self._polling:
+            held = False
+        else:
+            try:
+                held = self._store.hold_poll(source_id)
+            except StorageError:
+                held = True  # the database is away: the poll goes on and fails in the store, counted as a failure
+        if not held:
+            logger.warning("source %s: not polled by this batch: a poll of it is already running", source_id)
+            return False
+        self._polling.add(source_id)
+        return True
+
+    def _release(self, source_id: str) -> None:
+        self._polling.discard(source_id)
+        try:
+            self._store.release_poll(source_id)
+        except StorageError as exc:  # held until this member's store connection ends; its own polls go on
+            logger.warning("source %s: could not let go of its poll guard: %s", source_id, exc)
 
     async def _deliver(self) -> None:
         if not self._app.config.webhooks:
