@@ -67,7 +67,7 @@ class FleetStore:
     def __init__(self, url: str) -> None:
         self._url = url
         self._connection = _connect(url)
-        self._polls_held: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
+        self._slots_held: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
 
     def close(self) -> None:
         """Release the connection."""
@@ -93,29 +93,29 @@ class FleetStore:
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
-    # -- polls in flight -------------------------------------------------------------------------------------
-    def hold_poll(self, source_id: str) -> bool:
-        """Take the fleet-wide guard of one source's poll; return False if another member's session holds it.
+    # -- batches in flight -----------------------------------------------------------------------------------
+    def hold_slot(self, slot: str) -> bool:
+        """Take the fleet-wide guard of a host slot's batch; return False if another member's session holds it.
 
-        A session-level advisory lock on this store's connection: let go by `release_poll`, or by PostgreSQL when the
-        connection ends (the member died, or lost its database), so a dead member never keeps a source from others.
-        It does not count re-entry from this member: the caller keeps one poll of a source in flight at a time.
+        A session-level advisory lock on this store's connection: let go by `release_slot`, or by PostgreSQL when the
+        connection ends (the member died, or lost its database), so a dead member never keeps a slot from others.
+        It does not count re-entry from this member: the caller keeps one batch of a slot running at a time.
         """
         with _translate():
             connection = self._conn
-            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (_poll_key(source_id),)).fetchone()
+            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (_slot_key(slot),)).fetchone()
         held = bool(row is not None and row[0])
         if held:
-            self._polls_held[source_id] = connection
+            self._slots_held[slot] = connection
         return held
 
-    def release_poll(self, source_id: str) -> None:
-        """Let go of a source's guard taken by `hold_poll` (nothing to do if its connection has ended since)."""
-        connection = self._polls_held.pop(source_id, None)
+    def release_slot(self, slot: str) -> None:
+        """Let go of a slot's guard taken by `hold_slot` (nothing to do if its connection has ended since)."""
+        connection = self._slots_held.pop(slot, None)
         if connection is None or connection is not self._connection or connection.closed:
             return
         with contextlib.suppress(StorageUnavailableError), _translate():  # a lost connection took the guard with it
-            connection.execute("SELECT pg_advisory_unlock(%s)", (_poll_key(source_id),))
+            connection.execute("SELECT pg_advisory_unlock(%s)", (_slot_key(slot),))
 
     # -- members --------------------------------------------------------------------------------------------
     def join(self, member: Member) -> None:
@@ -224,9 +224,9 @@ class FleetStore:
         return int(str(row[0])) if row is not None else 0
 
 
-def _poll_key(source_id: str) -> int:
-    """Return the signed 64-bit advisory-lock key of a source's poll (the same in every process, unlike hash())."""
-    digest = hashlib.blake2b(b"ministry-monitor poll\0" + source_id.encode(), digest_size=8).digest()
+def _slot_key(slot: str) -> int:
+    """Return the signed 64-bit advisory-lock key of a slot's batch (the same in every process, unlike hash())."""
+    digest = hashlib.blake2b(b"ministry-monitor slot\0" + slot.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

@@ -129,7 +129,7 @@ class FleetScheduling:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._running_polls: set[asyncio.Task[Any]] = set()
-        self._polling: set[str] = set()  # sources whose poll runs in this member (see _hold)
+        self._slots_running: set[str] = set()  # slots whose batch runs in this member (see _hold)
         self._schedules_of: Config | None = None
         self._schedule_cache: dict[str, Schedule] = {}
         # Due times put but not yet written (start and reload put every source: one round trip, not 10,000), and
@@ -366,6 +366,9 @@ class FleetScheduling:
 
         `next_due` holds when each source is next due (the tick moved it there): a poll reads it from here rather
         than from the database."""
+        slot = self._slot_of(source_ids)
+        if slot is None or not self._hold(slot):
+            return
         task = asyncio.current_task()
         if task is not None:
             self._running_polls.add(task)
@@ -375,47 +378,54 @@ class FleetScheduling:
                     source = self._app.config.source(source_id)
                 except ConfigError:
                     continue  # removed by a reload after it fell due
-                if not self._hold(source_id):
-                    continue
                 if due is not None:
                     self._next_due[source_id] = datetime.fromisoformat(due)
                 try:
                     await self._poll(source_id)
                 finally:
                     self._next_due.pop(source_id, None)
-                    self._release(source_id)
                 self._polls += 1
                 # Hold the slot's lock past each poll: the next request to this host, from any member, keeps the delay.
                 await asyncio.sleep(source.host_delay.total_seconds())
         finally:
             self._running_polls.discard(task)
+            self._release(slot)
         await self._defer(self._deliver_task)
 
-    def _hold(self, source_id: str) -> bool:
-        """Return whether this member may poll the source now: no poll of it is in flight here or in another member.
+    def _slot_of(self, source_ids: list[str]) -> str | None:
+        """Return the host slot of a batch (all its sources share one), or None if a reload removed every one."""
+        for source_id in source_ids:
+            with contextlib.suppress(ConfigError):
+                return _host_slot(self._app.config.source(source_id))
+        return None
+
+    def _hold(self, slot: str) -> bool:
+        """Return whether this member may run a batch of `slot` now: none runs here or in another member.
 
         The slot's job lock gives one batch at a time, but a member that misses three heartbeats under load has its
-        running batch re-queued while it still runs; this guard keeps the two from polling one source at once.
+        running batch re-queued while it still runs. The slot's guard keeps the re-queued copy (or the slot's next
+        batch) from running beside it; the skipped batch's sources are polled by the one running, or are due again
+        one interval on.
         """
-        if source_id in self._polling:
+        if slot in self._slots_running:
             held = False
         else:
             try:
-                held = self._store.hold_poll(source_id)
+                held = self._store.hold_slot(slot)
             except StorageError:
-                held = True  # the database is away: the poll goes on and fails in the store, counted as a failure
+                held = True  # the database is away: the polls go on and fail in the store, counted as failures
         if not held:
-            logger.warning("source %s: not polled by this batch: a poll of it is already running", source_id)
+            logger.warning("fleet: a batch of %s skipped: another batch of that slot is still running", slot)
             return False
-        self._polling.add(source_id)
+        self._slots_running.add(slot)
         return True
 
-    def _release(self, source_id: str) -> None:
-        self._polling.discard(source_id)
+    def _release(self, slot: str) -> None:
+        self._slots_running.discard(slot)
         try:
-            self._store.release_poll(source_id)
-        except StorageError as exc:  # held until this member's store connection ends; its own polls go on
-            logger.warning("source %s: could not let go of its poll guard: %s", source_id, exc)
+            self._store.release_slot(slot)
+        except StorageError as exc:  # held until this member's store connection ends; its own batches go on
+            logger.warning("fleet: could not let go of the guard of %s: %s", slot, exc)
 
     async def _deliver(self) -> None:
         if not self._app.config.webhooks:

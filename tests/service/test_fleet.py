@@ -212,52 +212,50 @@ def test_members_reconnect_after_their_database_connections_are_cut(tmp_path: Pa
     assert sorted(events) == sorted(site.published) and set(events.values()) == {1}
 
 
-def test_a_poll_guard_is_held_by_one_session_and_let_go_by_release_or_by_the_connection_ending(pg_url: str) -> None:
+def test_a_slot_guard_is_held_by_one_session_and_let_go_by_release_or_by_the_connection_ending(pg_url: str) -> None:
     first, second = FleetStore(pg_url), FleetStore(pg_url)
 
-    def held(store: FleetStore, source_id: str) -> bool:
+    def held(store: FleetStore, slot: str) -> bool:
         try:
-            return store.hold_poll(source_id)
+            return store.hold_slot(slot)
         except StorageUnavailableError:  # the first call on a cut connection fails; the next one connects again
             return False
 
+    a, b, c, d = (f"host:127.0.0.1:{n}" for n in range(4))
     try:
-        assert first.hold_poll("s1") and not second.hold_poll("s1")
-        assert second.hold_poll("s2") and not first.hold_poll("s2")  # one guard per source
-        first.release_poll("s1")
-        assert second.hold_poll("s1") and not first.hold_poll("s1")
-        assert first.hold_poll("s3")
+        assert first.hold_slot(a) and not second.hold_slot(a)
+        assert second.hold_slot(b) and not first.hold_slot(b)  # one guard per slot
+        first.release_slot(a)
+        assert second.hold_slot(a) and not first.hold_slot(a)
+        assert first.hold_slot(c)
         database = pg_url.rsplit("/", 1)[1]
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:  # every connection to the database cut
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (database,),
             )
-        wait_until(lambda: held(second, "s3"), 10, "the cut connection's guard let go")
-        first.release_poll("s3")  # its connection is gone, and the guard with it: no error
-        wait_until(lambda: held(first, "s4"), 10, "the first store connected again")
-        assert not first.hold_poll("s3")  # s3's guard is the second's now
+        wait_until(lambda: held(second, c), 10, "the cut connection's guard let go")
+        first.release_slot(c)  # its connection is gone, and the guard with it: no error
+        wait_until(lambda: held(first, d), 10, "the first store connected again")
+        assert not first.hold_slot(c)  # c's guard is the second's now
     finally:
         first.close()
         second.close()
 
 
-def test_a_member_does_not_poll_a_source_whose_poll_runs_elsewhere(tmp_path: Path, site: Site, pg_url: str) -> None:
-    config = fleet_config(tmp_path, site, pg_url, host_delay="0s")
-    listing = site.newsroom.listing_paths()[0]
-    elsewhere = FleetStore(pg_url)  # stands for another member, in the middle of a poll of s0
+def test_a_member_runs_no_batch_of_a_slot_whose_batch_runs_elsewhere(tmp_path: Path, site: Site, pg_url: str) -> None:
+    config = fleet_config(tmp_path, site, pg_url, host_delay="0s")  # one host, host_concurrency 1: one slot
+    elsewhere = FleetStore(pg_url)  # stands for a member taken for dead that still runs the slot's batch
     try:
         with member(config) as only:
             wait_until(lambda: polled_every_source(pg_url, 4), 30, "the baseline of every source")
-            assert elsewhere.hold_poll("s0")
-            only.wait_for_log("source s0: not polled by this batch")  # polls every second (interval 1s)
-            held_at = len(site.site.requests_for(listing))
-            polls_of_others = len(only.polls("s1"))
-            time.sleep(2.5)
-            assert len(site.site.requests_for(listing)) == held_at  # s0 not requested while the guard is held
-            assert len(only.polls("s1")) > polls_of_others  # the other sources go on (a tick every 2 s)
-            elsewhere.release_poll("s0")
-            wait_until(lambda: len(site.site.requests_for(listing)) > held_at, 10, "s0 polled again")
+            assert elsewhere.hold_slot(f"host:{site.server.hosts[0]}:0")
+            only.wait_for_log("fleet: a batch of host:")  # a tick every 2 s defers the slot's batch
+            held_at = len(site.site.requests)
+            time.sleep(3)
+            assert len(site.site.requests) == held_at  # nothing asked of the host while the other batch runs
+            elsewhere.release_slot(f"host:{site.server.hosts[0]}:0")
+            wait_until(lambda: len(site.site.requests) > held_at, 10, "polls again")
             assert only.stop()[0] == 0
     finally:
         elsewhere.close()
