@@ -234,9 +234,9 @@ def test_a_slot_guard_is_held_by_one_session_and_let_go_by_release_or_by_the_con
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (database,),
             )
-        wait_until(lambda: held(second, c), 10, "the cut connection's guard let go")
+        wait_until(lambda: held(second, c), 30, "the cut connection's guard let go")
         first.release_slot(c)  # its connection is gone, and the guard with it: no error
-        wait_until(lambda: held(first, d), 10, "the first store connected again")
+        wait_until(lambda: held(first, d), 30, "the first store connected again")
         assert not first.hold_slot(c)  # c's guard is the second's now
     finally:
         first.close()
@@ -250,12 +250,12 @@ def test_a_member_runs_no_batch_of_a_slot_whose_batch_runs_elsewhere(tmp_path: P
         with member(config) as only:
             wait_until(lambda: polled_every_source(pg_url, 4), 30, "the baseline of every source")
             assert elsewhere.hold_slot(f"host:{site.server.hosts[0]}:0")
-            only.wait_for_log("fleet: a batch of host:")  # a tick every 2 s defers the slot's batch
+            only.wait_for_log("fleet: a batch of host:", timeout_s=30)  # a tick every 2 s defers the slot's batch
             held_at = len(site.site.requests)
             time.sleep(3)
             assert len(site.site.requests) == held_at  # nothing asked of the host while the other batch runs
             elsewhere.release_slot(f"host:{site.server.hosts[0]}:0")
-            wait_until(lambda: len(site.site.requests) > held_at, 10, "polls again")
+            wait_until(lambda: len(site.site.requests) > held_at, 30, "polls again")
             assert only.stop()[0] == 0
     finally:
         elsewhere.close()
