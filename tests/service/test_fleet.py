@@ -249,7 +249,8 @@ def test_a_member_runs_no_batch_of_a_slot_whose_batch_runs_elsewhere(tmp_path: P
     try:
         with member(config) as only:
             wait_until(lambda: polled_every_source(pg_url, 4), 30, "the baseline of every source")
-            assert elsewhere.hold_slot(f"host:{site.server.hosts[0]}:0")
+            # Taken between two of the member's batches (a batch holds it while it runs).
+            wait_until(lambda: elsewhere.hold_slot(f"host:{site.server.hosts[0]}:0"), 30, "the slot's guard")
             only.wait_for_log("fleet: a batch of host:", timeout_s=30)  # a tick every 2 s defers the slot's batch
             held_at = len(site.site.requests)
             time.sleep(3)
