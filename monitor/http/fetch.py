@@ -34,7 +34,7 @@ from monitor.http.bounded import BodyLimitError, LayeredDecoder
 from monitor.http.origin import same_site
 from monitor.http.retry_after import parse_retry_after
 from monitor.http.robots import ROBOTS_MAX_BYTES, RobotsCache
-from monitor.http.routes import Transports
+from monitor.http.routes import CertificatesError, Transports
 
 __all__ = ["FetchObserver", "Fetcher", "Page", "build_client", "build_transport"]
 
@@ -339,6 +339,8 @@ def _map_errors(source_id: str, url: str) -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise FetchTimeoutError(f"timed out ({type(exc).__name__})", source_id=source_id, url=url) from exc
+    except CertificatesError as exc:  # a ConnectError too, but of this side: its own line says which certificates
+        raise FetchTLSError(str(exc), source_id=source_id, url=url) from exc
     except httpx.ConnectError as exc:
         tls = _tls_cause(exc)
         if tls is not None:

@@ -63,17 +63,46 @@ def _in_network(host: str, network: str) -> bool:
         return False
 
 
+class CertificatesError(httpx.ConnectError):
+    """The CA certificates to check sites with could not be loaded (a request needing them fails with this line)."""
+
+
 def tls_context(ca_bundle: str | None, *, verify: bool = True) -> ssl.SSLContext:
-    """Return a client TLS context: the default roots plus `ca_bundle`, or (verify=False) one that checks nothing."""
+    """Return a client TLS context: the default roots plus `ca_bundle`, or (verify=False) one that checks nothing.
+
+    Raises CertificatesError naming where the certificates came from (SSL_CERT_FILE, SSL_CERT_DIR, certifi or
+    `ca_bundle`) if they cannot be loaded. It is made at a run's first https request, so it is raised there.
+    """
     if not verify:
         return httpx.create_ssl_context(verify=False)
-    context = httpx.create_ssl_context(trust_env=True)  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR if set
+    try:
+        context = httpx.create_ssl_context(trust_env=True)  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR if set
+    except (ssl.SSLError, OSError) as exc:
+        raise CertificatesError(f"cannot load the CA certificates of {_default_roots()}: {_reason(exc)}") from None
     if ca_bundle is not None:
-        if os.path.isdir(ca_bundle):
-            context.load_verify_locations(capath=ca_bundle)
-        else:
-            context.load_verify_locations(cafile=ca_bundle)
+        try:
+            if os.path.isdir(ca_bundle):
+                context.load_verify_locations(capath=ca_bundle)
+            else:
+                context.load_verify_locations(cafile=ca_bundle)
+        except (ssl.SSLError, OSError) as exc:
+            message = f"cannot load the CA certificates of [monitor] ca_bundle {ca_bundle}: {_reason(exc)}"
+            raise CertificatesError(message) from None
     return context
+
+
+def _default_roots() -> str:
+    """Say where httpx.create_ssl_context(trust_env=True) takes its certificates from."""
+    for variable in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        if os.environ.get(variable):
+            return f"{variable}={os.environ[variable]}"
+    return "certifi"
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return str(exc.reason)
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 class Transports(httpx.AsyncBaseTransport):

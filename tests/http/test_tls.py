@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import RunCli, write_config
+from conftest import Ministry, RunCli, write_config
 from sitekit import EN_DIR
 from tlskit import TlsMinistry, tls_ministry_in
 
@@ -66,3 +66,32 @@ def test_tls_verify_false_on_one_source_works_and_warns_at_start(
     code, out, err = check(run_cli, path)
     assert code == 0, out + err
     assert f"source {SOURCE}: tls_verify = false: its site's certificate is NOT checked" in err
+
+
+@pytest.fixture
+def unreadable_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """SSL_CERT_FILE naming a file that holds no certificate."""
+    path = tmp_path / "not-a-bundle.pem"
+    path.write_text("this is not a certificate\n", encoding="utf-8")
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    return path
+
+
+def test_ssl_cert_file_that_cannot_be_loaded_fails_https_in_one_line_naming_it(
+    tls_ministry: TlsMinistry, tmp_path: Path, run_cli: RunCli, unreadable_roots: Path
+) -> None:
+    code, out, err = check(run_cli, write_config(tmp_path, tls_ministry.base))
+    assert code == 1 and "Traceback" not in err, err
+    assert out == (
+        f"{SOURCE}: FAILED (error): cannot load the CA certificates of "
+        f"SSL_CERT_FILE={unreadable_roots}: NO_CERTIFICATE_OR_CRL_FOUND "
+        "(robots.txt unreachable: everything is disallowed for now)\n"
+    )
+    assert tls_ministry.site.requests == []  # nothing was sent
+
+
+def test_plain_http_sources_never_load_the_ca_certificates(
+    ministry: Ministry, tmp_path: Path, run_cli: RunCli, unreadable_roots: Path
+) -> None:
+    code, out, err = check(run_cli, write_config(tmp_path, ministry.base))
+    assert code == 0, out + err
