@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from storage.errors import StorageError, StorageUnavailableError
+from storage.postgres import advisory_key, connect
 
 __all__ = ["FLEET_SCHEMA", "FleetStore", "Member"]
 
@@ -66,7 +66,7 @@ class FleetStore:
 
     def __init__(self, url: str) -> None:
         self._url = url
-        self._connection = _connect(url)
+        self._connection = connect(url)
         self._slots_held: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
 
     def close(self) -> None:
@@ -77,7 +77,7 @@ class FleetStore:
     @property
     def _conn(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._connection.closed:
-            self._connection = _connect(self._url)
+            self._connection = connect(self._url)
         return self._connection
 
     def migrate(self, queue_schema: LiteralString, queue_table: str) -> None:
@@ -225,16 +225,8 @@ class FleetStore:
 
 
 def _slot_key(slot: str) -> int:
-    """Return the signed 64-bit advisory-lock key of a slot's batch (the same in every process, unlike hash())."""
-    digest = hashlib.blake2b(b"ministry-monitor slot\0" + slot.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
-    try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
-    except psycopg.Error as exc:
-        raise StorageUnavailableError(f"cannot connect to PostgreSQL: {str(exc).strip()}") from exc
+    """Return the bigint advisory-lock key of a slot's batch (see FleetStore.hold_slot)."""
+    return advisory_key(f"ministry-monitor slot\0{slot}", 8)
 
 
 @contextmanager

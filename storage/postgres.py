@@ -15,7 +15,7 @@ from storage.reads import ReadingStore, char_pairs, like_pattern, search_doc
 from storage.sql import ADDED_COLUMNS
 from storage.sqlite import SCHEMA_VERSION, schema_script
 
-__all__ = ["PostgresStore", "open_postgres"]
+__all__ = ["PostgresStore", "advisory_key", "connect", "open_postgres"]
 
 SERVICE_LOCKS = 707071  # the advisory-lock class of running services (707070 guards schema creation)
 
@@ -67,7 +67,7 @@ class PostgresStore(ReadingStore):
         # After a server restart or a killed backend the call in flight fails (StorageUnavailableError) and psycopg
         # marks the connection closed; the next call, outside a transaction, connects afresh.
         if self._connection.closed and not self._depth:
-            self._connection = _connect(self._url)
+            self._connection = connect(self._url)
         return self._connection
 
     @_conn.setter
@@ -100,7 +100,7 @@ class PostgresStore(ReadingStore):
         Services of one config may share a database (a fleet, later); services of two configs would poll and
         deliver each other's sources. The lock ends with the session (a lost connection drops it).
         """
-        key = _config_key(config_id)
+        key = advisory_key(config_id, 4)
         with self.translate_errors():
             self._conn.execute("SELECT pg_advisory_lock_shared(%s, %s)", (SERVICE_LOCKS, key))
             others = self._conn.execute(
@@ -224,12 +224,14 @@ class _Search:
     wanted: int  # offset + limit
 
 
-def _config_key(config_id: str) -> int:
-    """Return a signed 32-bit key for the config (advisory locks take two int4 keys)."""
-    return int.from_bytes(hashlib.sha256(config_id.encode()).digest()[:4], "big", signed=True)
+def advisory_key(text: str, size: int) -> int:
+    """Return the advisory-lock key of `text`, the same in every process: a signed int of `size` bytes (4: one of a
+    two-int4 key, 8: a bigint key)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:size], "big", signed=True)
 
 
-def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """Return an autocommit connection, or raise StorageUnavailableError in one line."""
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
@@ -238,7 +240,7 @@ def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 def open_postgres(url: str) -> PostgresStore:
     """Connect to PostgreSQL at `url` and create the schema if needed; raise StorageUnavailableError if unreachable."""
-    conn = _connect(url)
+    conn = connect(url)
     store = PostgresStore(conn, url)
     with store.translate_errors():
         conn.execute("SELECT pg_advisory_lock(707070)")
