@@ -158,7 +158,7 @@ class Transports(httpx.AsyncBaseTransport):
 
     def make_direct(self, verify: bool) -> httpx.AsyncBaseTransport:
         """Return a new transport for direct connections: aiohttp under httpx (bench's transport race swaps it)."""
-        # Imported on first use: aiohttp takes ~0.3 s of CPU to import, which the page readers' worker processes and
+        # Imported on first use: aiohttp takes 0.1-0.3 s of CPU to import, which the page readers' worker processes and
         # the read-only commands (which import monitor.http for its decoder and types) would pay for nothing.
         from monitor.http.direct import DirectTransport
 
